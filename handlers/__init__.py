@@ -1,0 +1,1 @@
+"""Handlers: the steps of a dataset's chain. `registry.build_chain` assembles them."""

@@ -1,0 +1,1 @@
+"""The music: pure functions over notes and arrays, tested without files."""
