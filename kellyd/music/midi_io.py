@@ -27,10 +27,11 @@ def read_score(path: Path | str) -> Score:
     if head != MIDI_MAGIC:
         raise InvalidInput(f"not a MIDI file: header is {head!r}, expected {MIDI_MAGIC!r}")
     try:
-        tick_score = symusic.Score(os.fspath(path))
-    except Exception as exc:  # symusic raises RuntimeError/ValueError on bad data
+        # symusic raises RuntimeError/ValueError on bad data; the conversion can
+        # still refuse what it let through (a note ending before it starts).
+        return score_from_symusic(symusic.Score(os.fspath(path)))
+    except Exception as exc:
         raise InvalidInput(f"MIDI does not parse: {exc}") from exc
-    return score_from_symusic(tick_score)
 
 
 def parse_midi_bytes(data: bytes) -> Score:

@@ -94,16 +94,22 @@ class TempoMap:
         return float(self.bpm[max(i, 0)])
 
     def beat_times_s(self, end_s: float) -> np.ndarray:
-        """Quarter-note beat times from 0 up to `end_s`, following the tempo changes."""
-        beats: list[float] = []
-        t = 0.0
-        bounds = list(self.time_s[1:]) + [np.inf]
-        for bpm, next_change in zip(self.bpm, bounds):
-            period = 60.0 / float(bpm)
-            while t < min(next_change, end_s + 1e-9):
-                beats.append(t)
-                t += period
-        return np.asarray(beats, dtype=np.float64)
+        """Quarter-note beat times from 0 up to `end_s` (inclusive), following the tempo changes.
+
+        A change that falls between two beats takes effect at its own time: the
+        beat after it lands where the remaining fraction of the beat ends at the
+        new tempo (beats are counted in the map's piecewise-linear beat time).
+        """
+        if end_s < 0:
+            return np.zeros(0, dtype=np.float64)
+        beats_per_s = self.bpm / 60.0
+        # Beat position reached at each tempo change: the integral of the tempo.
+        knot_beats = np.concatenate(([0.0], np.cumsum(np.diff(self.time_s) * beats_per_s[:-1])))
+        i_end = int(np.searchsorted(self.time_s, end_s, side="right")) - 1
+        last_beat = knot_beats[i_end] + (end_s - self.time_s[i_end]) * beats_per_s[i_end]
+        beat = np.arange(0, int(np.floor(last_beat + 1e-9)) + 1, dtype=np.float64)
+        seg = np.clip(np.searchsorted(knot_beats, beat, side="right") - 1, 0, len(knot_beats) - 1)
+        return self.time_s[seg] + (beat - knot_beats[seg]) / beats_per_s[seg]
 
 
 @dataclass(frozen=True)

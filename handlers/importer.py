@@ -1,0 +1,124 @@
+"""The `import` step: check the file, hash it, and place it under `raw/`.
+
+The kind comes from the content (MIDI header, audio magic bytes), not the name.
+A file only counts when it is readable: MIDI must parse, audio must decode its
+header. The copy is atomic and lands at a name that depends only on the
+origin's name and its hash, so running the step again writes the same file.
+De-duplication (same bytes under two names) is decided by the runner against
+the catalog, since only the daemon's process may read and write it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path, PurePosixPath
+from typing import ClassVar
+
+from handlers.base import DatasetContext
+from kellyd.atomic import atomic_write_bytes
+from kellyd.errors import InvalidInput
+from kellyd.sample import Sample, sample_id_for
+
+HEAD_BYTES = 64
+CHUNK_BYTES = 1 << 20
+SIDECAR_SUFFIX = ".json"
+
+
+def sidecar_of(path: Path) -> Path | None:
+    """The JSON sidecar next to a file: `song.mid.json`, else `song.json`."""
+    for candidate in (path.with_name(path.name + SIDECAR_SUFFIX), path.with_suffix(SIDECAR_SUFFIX)):
+        if candidate != path and candidate.is_file():
+            return candidate
+    return None
+
+
+def detect_kind(head: bytes, name: str) -> str:
+    """'midi' or 'audio' from the first bytes; InvalidInput naming what was found."""
+    from kellyd.music.audio_io import sniff_audio_format
+
+    if head.startswith(b"MThd"):
+        return "midi"
+    if sniff_audio_format(head) is not None:
+        return "audio"
+    if head.startswith(b"RIFF") and head[8:12] == b"RMID":
+        raise InvalidInput("RIFF-wrapped MIDI (.rmi) is not supported; export a standard MIDI file")
+    shown = head[:16]
+    raise InvalidInput(f"not a MIDI or audio file: it starts with {shown!r} (name {name!r})")
+
+
+def check_readable(path: Path, kind: str) -> dict:
+    """Parse MIDI fully / read the audio header; return facts worth keeping (`duration_s`...)."""
+    if kind == "midi":
+        from kellyd.music.midi_io import read_score
+
+        score = read_score(path)
+        n_notes = sum(len(t.notes) for t in score.tracks)
+        if n_notes == 0:
+            raise InvalidInput("MIDI parses but holds no notes")
+        return {"duration_s": round(score.duration_s, 3), "n_notes": n_notes}
+    from kellyd.music.audio_io import probe_audio
+
+    info = probe_audio(path)
+    return {"duration_s": round(info.duration_s, 3), "sr_hz": info.sr_hz, "channels": info.channels}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def destination(root: Path, kind: str, label_dirs: tuple[str, ...], name: str, sha256: str) -> PurePosixPath:
+    """Where a file lands under the dataset: `raw/<kind>/<labels...>/<name>`.
+
+    If another file already holds that name, the hash is added to the stem.
+    """
+    rel = PurePosixPath("raw", kind, *label_dirs, name)
+    existing = root / rel
+    if existing.exists() and file_sha256(existing) != sha256:
+        stem, suffix = os.path.splitext(name)
+        rel = rel.with_name(f"{stem}_{sha256[:8]}{suffix}")
+    return rel
+
+
+class Import:
+    name: ClassVar[str] = "import"
+    version: ClassVar[int] = 1
+
+    def __init__(self, ctx: DatasetContext) -> None:
+        self.ctx = ctx
+
+    def __call__(self, sample: Sample) -> Sample:
+        origin = Path(sample.origin_path)
+        try:
+            size = origin.stat().st_size
+            with open(origin, "rb") as f:
+                head = f.read(HEAD_BYTES)
+        except FileNotFoundError:
+            raise InvalidInput(f"file vanished before import: {origin}") from None
+        except PermissionError as exc:
+            raise InvalidInput(f"file is not readable: {exc}") from None
+        if size == 0:
+            raise InvalidInput("empty file (0 bytes)")
+        kind = detect_kind(head, origin.name)
+        facts = check_readable(origin, kind)
+        sha256 = file_sha256(origin)
+        rel = destination(self.ctx.root, kind, sample.label_dirs, origin.name, sha256)
+        target = self.ctx.root / rel
+        if not target.exists():
+            with open(origin, "rb") as f:
+                atomic_write_bytes(target, iter(lambda: f.read(CHUNK_BYTES), b""))
+        sidecar = sidecar_of(origin)
+        if sidecar is not None:
+            atomic_write_bytes(target.with_name(target.name + SIDECAR_SUFFIX), sidecar.read_bytes())
+        return sample.with_changes(
+            sha256=sha256,
+            sample_id=sample_id_for(sha256),
+            kind=kind,
+            file_path=str(rel),
+            original_names=tuple(dict.fromkeys((*sample.original_names, origin.name))),
+            annotations={"duration_s": facts["duration_s"], **sample.annotations},
+        )

@@ -1,0 +1,50 @@
+"""The handler registry and the one function that assembles a dataset's chain."""
+
+from __future__ import annotations
+
+import importlib
+
+
+from handlers.base import DatasetContext, Handler
+from kellyd.config import DatasetConfig
+
+# name -> "module:Class"; resolved lazily so that listing names imports nothing heavy.
+HANDLERS: dict[str, str] = {
+    "import": "handlers.importer:Import",
+    "annotate": "handlers.annotate:Annotate",
+    "features": "handlers.features:Features",
+    "augment": "handlers.augment:Augment",
+}
+
+# Steps a derived (augmented) sample goes through after it is written.
+NOT_FOR_CHILDREN = frozenset({"import", "annotate", "augment"})
+
+
+def handler_class(name: str) -> type:
+    module, cls = HANDLERS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def _settings_for(name: str, ds: DatasetConfig, multiplier: int | None) -> dict:
+    if name == "annotate":
+        return {"label_key": ds.target_label_key, "labels": ds.labels}
+    if name == "features":
+        return {"sr_hz": ds.sample_rate_hz}
+    if name == "augment":
+        return {"multiplier": ds.multiplier if multiplier is None else multiplier, "sr_hz": ds.sample_rate_hz}
+    return {}
+
+
+def build_handler(name: str, ctx: DatasetContext, ds: DatasetConfig, *, multiplier: int | None = None) -> Handler:
+    return handler_class(name)(ctx, **_settings_for(name, ds, multiplier))
+
+
+def build_chain(ctx: DatasetContext, ds: DatasetConfig) -> dict[str, Handler]:
+    """The dataset's handlers by name, in chain order."""
+    return {name: build_handler(name, ctx, ds) for name in ds.chain}
+
+
+def child_chain(chain: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(name for name in chain if name not in NOT_FOR_CHILDREN)
+
+

@@ -1,0 +1,3 @@
+from kellyd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""One-shot runs of the chain without the watcher: `kellyd import`, `kellyd features`...
+
+They take the same state lock as the daemon (the catalog has one writer), run
+the same runner until its queue is empty, and flush the exports before exit.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from kellyd.catalog import Catalog
+from kellyd.config import Config
+from kellyd.daemon import all_datasets
+from kellyd.errors import ConfigError
+from kellyd.export import Exporter
+from kellyd.lock import StateLock
+from kellyd.routing import is_ignored
+from kellyd.runner import NewFile, Runner, build_runtime
+from kellyd.scan import walk_files
+
+
+@contextmanager
+def batch_runner(cfg: Config, dataset_id: str) -> Iterator[Runner]:
+    datasets = all_datasets(cfg)
+    if dataset_id not in datasets:
+        raise ConfigError("--dataset", f"unknown dataset {dataset_id!r}; configured: {', '.join(sorted(datasets)) or 'none'}"
+                          " (create it with `kellyd dataset create`)")
+    lock = StateLock(cfg.paths.state)
+    lock.acquire(purpose=f"batch on {dataset_id}")
+    catalog = Catalog(cfg.catalog_path)
+    exporter = Exporter(cfg.catalog_path, cfg.dataset_root, debounce_s=cfg.export.debounce_s,
+                        max_busy_share=cfg.export.max_busy_share)
+    from kellyd.executor import make_executor
+
+    runner = Runner(cfg, catalog, {dataset_id: build_runtime(cfg, dataset_id, datasets[dataset_id], catalog)},
+                    lambda: make_executor(cfg), exporter)
+    try:
+        yield runner
+    finally:
+        runner.shutdown()
+        exporter.flush(catalog)
+        catalog.close()
+        lock.release()
+
+
+def run_until_idle(runner: Runner, *, progress=None) -> None:
+    """Dispatch and commit until nothing is pending; `progress(done_jobs)` after each commit batch."""
+    while True:
+        runner.dispatch(now=time.time())
+        if not runner.in_flight:
+            if runner.catalog.pending_count() == 0:
+                return
+            time.sleep(0.05)  # only jobs waiting for a retry time
+            continue
+        n = runner.collect(timeout_s=0.5)
+        if progress is not None and n:
+            progress(n)
+
+
+def files_to_import(folder: Path, dataset_id: str, ignore: tuple[str, ...], *, move: bool) -> list[NewFile]:
+    files = []
+    for entry in walk_files(folder):
+        if is_ignored(entry.path, ignore):
+            continue
+        st = entry.stat()
+        labels = Path(entry.path).relative_to(folder).parts[:-1]
+        files.append(NewFile(entry.path, st.st_size, st.st_mtime_ns, dataset_id, tuple(labels),
+                             source_type="import", on_import="move" if move else "copy"))
+    return files
+
+
+def import_folder(cfg: Config, folder: Path, dataset_id: str, *, move: bool = False, show_progress: bool = True) -> dict:
+    """`kellyd import DIR --dataset NAME`: labels come from DIR's sub-folders."""
+    if not folder.is_dir():
+        raise ConfigError("DIR", f"{folder} is not a folder")
+    with batch_runner(cfg, dataset_id) as runner:
+        files = files_to_import(folder, dataset_id, cfg.watch.ignore, move=move)
+        runner.enqueue(files, now=time.time())
+        total_steps = len(files) * len(runner.datasets[dataset_id].settings.chain)
+        bar = _progress_bar(total_steps, show_progress, desc=f"import into {dataset_id}")
+        run_until_idle(runner, progress=bar.update)
+        bar.close()
+        c = runner.counters
+        return {"files": len(files), "added": c.samples_added, "duplicates": c.duplicates,
+                "quarantined": c.quarantined}
+
+
+def rerun_step(cfg: Config, dataset_id: str, step: str, *, show_progress: bool = True, **handler_overrides) -> dict:
+    """Run one step again on every sample of the dataset (`kellyd features` etc.)."""
+    from handlers.registry import build_handler
+
+    with batch_runner(cfg, dataset_id) as runner:
+        rt = runner.datasets[dataset_id]
+        rt.handlers[step] = build_handler(step, rt.ctx, rt.settings, **handler_overrides)
+        samples = runner.catalog.samples(dataset_id)
+        if step == "augment":
+            samples = [s for s in samples if s.parent_id is None]
+        n = runner.enqueue_samples(dataset_id, samples, (step,), now=time.time())
+        bar = _progress_bar(n, show_progress, desc=f"{step} on {dataset_id}")
+        run_until_idle(runner, progress=bar.update)
+        bar.close()
+        c = runner.counters
+        return {"samples": n, "children_added": c.samples_added, "quarantined": c.quarantined}
+
+
+def _progress_bar(total: int, enabled: bool, *, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", disable=not enabled)

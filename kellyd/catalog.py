@@ -1,0 +1,328 @@
+"""The catalog: SQLite (WAL) is the truth about files seen, jobs, steps and samples.
+
+Only the daemon (or a one-shot batch command holding the same lock) writes it.
+Every public write runs in one transaction; the runner groups a loop's worth of
+step results into one `transaction()` so throughput does not pay a commit per row.
+Queries touch rows by key or index only, so ingesting one file costs the same
+at 100,000 samples as at 1,000.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from kellyd.sample import Sample
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    job_id INTEGER, seen_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id INTEGER PRIMARY KEY, dataset_id TEXT NOT NULL, origin_path TEXT NOT NULL,
+    chain TEXT NOT NULL, step INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'duplicate', 'quarantined')),
+    sample_id TEXT, sample TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0, error TEXT,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (state, not_before) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS samples (
+    dataset_id TEXT NOT NULL, sample_id TEXT NOT NULL, sha256 TEXT NOT NULL,
+    kind TEXT, parent_id TEXT, split TEXT, group_key TEXT, label TEXT,
+    data TEXT NOT NULL, manifest TEXT NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (dataset_id, sample_id));
+CREATE UNIQUE INDEX IF NOT EXISTS samples_sha ON samples (dataset_id, sha256);
+CREATE INDEX IF NOT EXISTS samples_group ON samples (dataset_id, group_key);
+CREATE TABLE IF NOT EXISTS steps (
+    dataset_id TEXT NOT NULL, sample_id TEXT NOT NULL, handler TEXT NOT NULL,
+    version INTEGER NOT NULL, done_at REAL NOT NULL,
+    PRIMARY KEY (dataset_id, sample_id, handler));
+CREATE TABLE IF NOT EXISTS quarantine (
+    entry_id INTEGER PRIMARY KEY, dataset_id TEXT NOT NULL, origin_path TEXT NOT NULL,
+    quarantine_path TEXT NOT NULL, handler TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS activity (
+    at REAL NOT NULL, processed INTEGER NOT NULL, errors INTEGER NOT NULL, queue INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS schedule_runs (
+    job TEXT PRIMARY KEY, last_run REAL, last_status TEXT, detail TEXT, next_run REAL);
+"""
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: int
+    dataset_id: str
+    origin_path: str
+    chain: tuple[str, ...]
+    step: int
+    sample: Sample
+    attempts: int
+
+    @property
+    def handler_name(self) -> str:
+        return self.chain[self.step]
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    dataset_id: str
+    origin_path: str
+    quarantine_path: str
+    handler: str
+    reason: str
+    at: float
+
+
+def manifest_entry(sample: Sample) -> dict[str, Any]:
+    """The manifest's view of a sample (the contract in DESIGN.md)."""
+    return {
+        "sample_id": sample.sample_id,
+        "file_path": sample.file_path,
+        "sha256": sample.sha256,
+        "kind": sample.kind,
+        "split": sample.split,
+        "parent_id": sample.parent_id,
+        "augmentation": dict(sample.augmentation) if sample.augmentation else None,
+        "source": dict(sample.source),
+        "features_path": sample.features_path,
+        "original_names": list(sample.original_names),
+        "annotations": dict(sample.annotations),
+    }
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Catalog:
+    """One connection to the catalog file. Not shared between threads."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            uri = f"file:{self.path}?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        if not readonly:
+            self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        # executescript commits on its own; every statement only creates what is missing.
+        self.db.executescript(SCHEMA)
+        self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- files ---------------------------------------------------------------
+
+    def file_record(self, path: str) -> tuple[int, int, int | None] | None:
+        row = self.db.execute("SELECT size, mtime_ns, job_id FROM files WHERE path = ?", (path,)).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def job_state(self, job_id: int) -> str | None:
+        row = self.db.execute("SELECT state FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return None if row is None else row[0]
+
+    # -- jobs ----------------------------------------------------------------
+
+    def add_job(self, *, sample: Sample, chain: Sequence[str], size: int | None = None,
+                mtime_ns: int | None = None, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        cur = self.db.execute(
+            "INSERT INTO jobs (dataset_id, origin_path, chain, step, state, sample_id, sample, created_at, updated_at)"
+            " VALUES (?, ?, ?, 0, 'pending', ?, ?, ?, ?)",
+            (sample.dataset_id, sample.origin_path, _dumps(list(chain)), sample.sample_id or None,
+             _dumps(sample.to_json()), now, now),
+        )
+        job_id = int(cur.lastrowid)
+        if size is not None and mtime_ns is not None:
+            self.db.execute(
+                "INSERT INTO files (path, size, mtime_ns, job_id, seen_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,"
+                " job_id = excluded.job_id, seen_at = excluded.seen_at",
+                (sample.origin_path, size, mtime_ns, job_id, now),
+            )
+        return job_id
+
+    def runnable_jobs(self, *, now: float, limit: int, exclude: Iterable[int] = ()) -> list[Job]:
+        excluded = set(exclude)
+        rows = self.db.execute(
+            "SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs"
+            " WHERE state = 'pending' AND not_before <= ? ORDER BY job_id LIMIT ?",
+            (now, limit + len(excluded)),
+        ).fetchall()
+        jobs = []
+        for job_id, dataset_id, origin, chain, step, sample, attempts in rows:
+            if job_id in excluded:
+                continue
+            jobs.append(Job(job_id, dataset_id, origin, tuple(json.loads(chain)), step,
+                            Sample.from_json(json.loads(sample)), attempts))
+        return jobs[:limit]
+
+    def pending_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'pending'").fetchone()[0]
+
+    def advance_job(self, job_id: int, *, sample: Sample, now: float, finished: bool) -> None:
+        self.db.execute(
+            "UPDATE jobs SET step = step + 1, sample = ?, sample_id = ?, state = ?, attempts = 0,"
+            " error = NULL, updated_at = ? WHERE job_id = ?",
+            (_dumps(sample.to_json()), sample.sample_id or None, "done" if finished else "pending", now, job_id),
+        )
+
+    def end_job(self, job_id: int, *, state: str, now: float, error: str | None = None) -> None:
+        self.db.execute("UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE job_id = ?",
+                        (state, error, now, job_id))
+
+    def retry_job(self, job_id: int, *, not_before: float, error: str, now: float) -> int:
+        self.db.execute(
+            "UPDATE jobs SET attempts = attempts + 1, not_before = ?, error = ?, updated_at = ? WHERE job_id = ?",
+            (not_before, error, now, job_id),
+        )
+        return self.db.execute("SELECT attempts FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0]
+
+    # -- samples -------------------------------------------------------------
+
+    def sample_by_sha(self, dataset_id: str, sha256: str) -> Sample | None:
+        row = self.db.execute("SELECT data FROM samples WHERE dataset_id = ? AND sha256 = ?",
+                              (dataset_id, sha256)).fetchone()
+        return None if row is None else Sample.from_json(json.loads(row[0]))
+
+    def sample(self, dataset_id: str, sample_id: str) -> Sample | None:
+        row = self.db.execute("SELECT data FROM samples WHERE dataset_id = ? AND sample_id = ?",
+                              (dataset_id, sample_id)).fetchone()
+        return None if row is None else Sample.from_json(json.loads(row[0]))
+
+    def put_sample(self, sample: Sample, *, now: float, group_key: str | None = None, label: str | None = None) -> None:
+        """Insert or update a sample; `group_key` and `label` are kept once set."""
+        self.db.execute(
+            "INSERT INTO samples (dataset_id, sample_id, sha256, kind, parent_id, split, group_key, label,"
+            " data, manifest, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (dataset_id, sample_id) DO UPDATE SET kind = excluded.kind,"
+            " parent_id = excluded.parent_id, split = excluded.split, data = excluded.data,"
+            " manifest = excluded.manifest, updated_at = excluded.updated_at,"
+            " group_key = COALESCE(samples.group_key, excluded.group_key),"
+            " label = COALESCE(excluded.label, samples.label)",
+            (sample.dataset_id, sample.sample_id, sample.sha256, sample.kind, sample.parent_id, sample.split,
+             group_key, label, _dumps(sample.to_json()), _dumps(manifest_entry(sample)), now),
+        )
+
+    def samples(self, dataset_id: str) -> list[Sample]:
+        rows = self.db.execute("SELECT data FROM samples WHERE dataset_id = ? ORDER BY sample_id", (dataset_id,))
+        return [Sample.from_json(json.loads(r[0])) for r in rows]
+
+    def manifest_rows(self, dataset_id: str) -> Iterator[str]:
+        """Pre-serialised manifest entries, so an export is a join, not a re-encode."""
+        for (text,) in self.db.execute("SELECT manifest FROM samples WHERE dataset_id = ? ORDER BY sample_id",
+                                       (dataset_id,)):
+            yield text
+
+    def sample_count(self, dataset_id: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM samples WHERE dataset_id = ?", (dataset_id,)).fetchone()[0]
+
+    def group_split(self, dataset_id: str, group_key: str) -> str | None:
+        row = self.db.execute("SELECT split FROM samples WHERE dataset_id = ? AND group_key = ? AND split IS NOT NULL"
+                              " LIMIT 1", (dataset_id, group_key)).fetchone()
+        return None if row is None else row[0]
+
+    def split_counts(self, dataset_id: str) -> dict[tuple[str | None, str], int]:
+        """(label, split) -> number of original (non-derived) samples."""
+        rows = self.db.execute("SELECT label, split, COUNT(*) FROM samples WHERE dataset_id = ? AND parent_id IS NULL"
+                               " AND split IS NOT NULL GROUP BY label, split", (dataset_id,))
+        return {(label, split): n for label, split, n in rows}
+
+    def dataset_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT dataset_id FROM samples ORDER BY dataset_id")]
+
+    # -- steps ---------------------------------------------------------------
+
+    def record_step(self, dataset_id: str, sample_id: str, handler: str, version: int, now: float) -> None:
+        self.db.execute(
+            "INSERT INTO steps (dataset_id, sample_id, handler, version, done_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (dataset_id, sample_id, handler) DO UPDATE SET version = excluded.version,"
+            " done_at = excluded.done_at",
+            (dataset_id, sample_id, handler, version, now),
+        )
+
+    def stale_samples(self, dataset_id: str, handler: str, version: int, *, derived: bool | None = None) -> list[Sample]:
+        """Samples of `dataset_id` whose `handler` step ran at another version (or never)."""
+        query = ("SELECT s.data FROM samples s LEFT JOIN steps t ON t.dataset_id = s.dataset_id"
+                 " AND t.sample_id = s.sample_id AND t.handler = ? WHERE s.dataset_id = ?"
+                 " AND (t.version IS NULL OR t.version != ?)")
+        if derived is not None:
+            query += " AND s.parent_id IS " + ("NOT NULL" if derived else "NULL")
+        rows = self.db.execute(query, (handler, dataset_id, version))
+        return [Sample.from_json(json.loads(r[0])) for r in rows]
+
+    def samples_with_pending_job(self, dataset_id: str) -> set[str]:
+        rows = self.db.execute("SELECT sample_id FROM jobs WHERE dataset_id = ? AND state = 'pending'"
+                               " AND sample_id IS NOT NULL", (dataset_id,))
+        return {r[0] for r in rows}
+
+    # -- quarantine ----------------------------------------------------------
+
+    def add_quarantine(self, entry: QuarantineEntry) -> None:
+        self.db.execute(
+            "INSERT INTO quarantine (dataset_id, origin_path, quarantine_path, handler, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.dataset_id, entry.origin_path, entry.quarantine_path, entry.handler, entry.reason, entry.at),
+        )
+
+    def quarantined(self, dataset_id: str | None = None) -> list[QuarantineEntry]:
+        query = "SELECT dataset_id, origin_path, quarantine_path, handler, reason, at FROM quarantine"
+        args: tuple = ()
+        if dataset_id is not None:
+            query += " WHERE dataset_id = ?"
+            args = (dataset_id,)
+        return [QuarantineEntry(*row) for row in self.db.execute(query + " ORDER BY at", args)]
+
+    # -- activity and schedule ----------------------------------------------
+
+    def record_activity(self, *, at: float, processed: int, errors: int, queue: int) -> None:
+        self.db.execute("INSERT INTO activity (at, processed, errors, queue) VALUES (?, ?, ?, ?)",
+                        (at, processed, errors, queue))
+
+    def activity(self, since: float = 0.0) -> list[tuple[float, int, int, int]]:
+        return list(self.db.execute("SELECT at, processed, errors, queue FROM activity WHERE at >= ? ORDER BY at",
+                                    (since,)))
+
+    def record_schedule_run(self, job: str, *, at: float, status: str, detail: str = "",
+                            next_run: float | None = None) -> None:
+        self.db.execute(
+            "INSERT INTO schedule_runs (job, last_run, last_status, detail, next_run) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (job) DO UPDATE SET last_run = excluded.last_run, last_status = excluded.last_status,"
+            " detail = excluded.detail, next_run = excluded.next_run",
+            (job, at, status, detail, next_run),
+        )
+
+    def set_next_run(self, job: str, next_run: float | None) -> None:
+        self.db.execute(
+            "INSERT INTO schedule_runs (job, next_run) VALUES (?, ?)"
+            " ON CONFLICT (job) DO UPDATE SET next_run = excluded.next_run", (job, next_run))
+
+    def schedule_runs(self) -> list[tuple[str, float | None, str | None, str | None, float | None]]:
+        return list(self.db.execute("SELECT job, last_run, last_status, detail, next_run FROM schedule_runs ORDER BY job"))

@@ -1,0 +1,182 @@
+"""The `kellyd` command line. Heavy modules are imported inside each command,
+so `kellyd status` and `kellyd --help` start fast."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from kellyd.errors import AlreadyRunning, ConfigError
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
+
+
+def _config(args):
+    from kellyd.config import load_config
+
+    return load_config(args.config)
+
+
+def cmd_run(args) -> int:
+    cfg = _config(args)
+    from kellyd.daemon import Daemon
+    from kellyd.log import configure_logging
+
+    configure_logging(cfg.logging.format, cfg.logging.level)
+    Daemon(cfg, config_path=cfg.source).run()
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    from kellyd.status import collect_status, render_status, status_json
+
+    cfg = _config(args)
+    status = collect_status(cfg.catalog_path, cfg.paths.state)
+    print(status_json(status) if args.json else render_status(status))
+    return EXIT_OK
+
+
+def cmd_config_check(args) -> int:
+    cfg = _config(args)
+    print(f"{cfg.source}: OK ({len(cfg.datasets)} datasets: {', '.join(sorted(cfg.datasets))})")
+    return EXIT_OK
+
+
+def cmd_init(args) -> int:
+    from kellyd.config_docs import default_config_text
+
+    target = Path(args.path)
+    if target.exists() and not args.force:
+        print(f"{target} exists; use --force to overwrite", file=sys.stderr)
+        return EXIT_FAILED
+    from kellyd.atomic import atomic_write_bytes
+
+    atomic_write_bytes(target, default_config_text().encode("utf-8"))
+    print(f"wrote {target}")
+    return EXIT_OK
+
+
+def cmd_dataset_create(args) -> int:
+    from kellyd.config import DatasetConfig, TARGET_MODELS
+    from kellyd.dataset import create_layout
+
+    cfg = _config(args)
+    if args.target_model not in TARGET_MODELS:
+        raise ConfigError("--target-model", f"must be one of {', '.join(TARGET_MODELS)}")
+    settings = cfg.datasets.get(args.name) or DatasetConfig(target_model=args.target_model,
+                                                            labels=tuple(args.labels or ()))
+    create_layout(cfg.dataset_root(args.name), args.name, settings)
+    (cfg.paths.inbox / args.name).mkdir(parents=True, exist_ok=True)
+    print(f"created {cfg.dataset_root(args.name)} (drop files into {cfg.paths.inbox / args.name}/<label>/)")
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from kellyd.batch import import_folder
+    from kellyd.log import configure_logging
+
+    cfg = _config(args)
+    configure_logging(cfg.logging.format, "warning")
+    result = import_folder(cfg, Path(args.dir).resolve(), args.dataset, move=args.move,
+                           show_progress=not args.quiet)
+    print(json.dumps(result))
+    return EXIT_OK
+
+
+def cmd_step(args) -> int:
+    from kellyd.batch import rerun_step
+    from kellyd.log import configure_logging
+
+    cfg = _config(args)
+    configure_logging(cfg.logging.format, "warning")
+    overrides = {"multiplier": args.multiplier} if getattr(args, "multiplier", None) is not None else {}
+    print(json.dumps(rerun_step(cfg, args.dataset, args.step, show_progress=not args.quiet, **overrides)))
+    return EXIT_OK
+
+
+def cmd_service_install(args) -> int:
+    from kellyd.service import install, render_launchd, render_systemd
+
+    cfg = _config(args)
+    rendered = render_launchd(cfg) if args.launchd else render_systemd(cfg, user=args.user)
+    if args.print:
+        print(rendered.text)
+        return EXIT_OK
+    install(rendered)
+    print(f"wrote {rendered.path}\nnext: {rendered.next_steps}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kellyd", description="kellyd: a daemon that turns dropped music files "
+                                     "into training datasets for the Kelly models.")
+    parser.add_argument("--config", default=os.environ.get("KELLYD_CONFIG"),
+                        help="config file (default: $KELLYD_CONFIG, else the repository's config.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the daemon in the foreground").set_defaults(func=cmd_run)
+    p = sub.add_parser("status", help="queue, datasets, quarantine and schedule (reads the catalog)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("config", help="configuration commands")
+    csub = p.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    csub.add_parser("check", help="validate the configuration").set_defaults(func=cmd_config_check)
+    w = csub.add_parser("write", help="write a commented default configuration")
+    w.add_argument("path", nargs="?", default="config.toml")
+    w.add_argument("--force", action="store_true")
+    w.set_defaults(func=cmd_init)
+    p = sub.add_parser("init", help="write a commented default configuration (same as config write)")
+    p.add_argument("path", nargs="?", default="config.toml")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("dataset", help="dataset commands")
+    dsub = p.add_subparsers(dest="dataset_command", required=True, metavar="SUBCOMMAND")
+    c = dsub.add_parser("create", help="lay out a dataset folder")
+    c.add_argument("name")
+    c.add_argument("--target-model", required=True)
+    c.add_argument("--labels", nargs="*", help="a closed label set")
+    c.set_defaults(func=cmd_dataset_create)
+
+    p = sub.add_parser("import", help="ingest a folder once through the dataset's chain (labels from sub-folders)")
+    p.add_argument("dir")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--move", action="store_true", help="move the files instead of copying them")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
+
+    for step, text in (("features", "compute features again for every sample"),
+                       ("augment", "make augmented children of the training samples")):
+        p = sub.add_parser(step, help=text)
+        p.add_argument("--dataset", required=True)
+        p.add_argument("--quiet", action="store_true")
+        if step == "augment":
+            p.add_argument("--multiplier", type=int)
+        p.set_defaults(func=cmd_step, step=step)
+
+    p = sub.add_parser("service", help="service management")
+    ssub = p.add_subparsers(dest="service_command", required=True, metavar="SUBCOMMAND")
+    i = ssub.add_parser("install", help="write the systemd unit (or launchd plist) with real paths")
+    i.add_argument("--user", action="store_true", help="a systemd user unit (no root needed)")
+    i.add_argument("--launchd", action="store_true", help="a launchd agent plist (macOS)")
+    i.add_argument("--print", action="store_true", help="print instead of writing")
+    i.set_defaults(func=cmd_service_install)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"kellyd: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except AlreadyRunning as exc:
+        print(f"kellyd: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,84 @@
+"""One description per configuration key: used by `kellyd init` (commented TOML)
+and checked against the README by the tests, so the docs cannot drift."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import tomli_w
+
+from kellyd import config as c
+
+DOCS: dict[str, str] = {
+    "paths.inbox": "folder watched for dropped files: inbox/<dataset>/<label folders>/<file>",
+    "paths.staging": "the ~/.kelly staging area; Freesound pulls land in emotion_samples/<emotion>/<instrument>/",
+    "paths.datasets": "where dataset folders are written (datasets/<id>/)",
+    "paths.state": "the catalog (SQLite), lock, quarantine and caches",
+    "watch.settle_s": "a file is ready when its size and mtime were still for this many seconds",
+    "watch.rescan_s": "seconds between reconcile scans of the watched folders (also at start-up and after an overflow)",
+    "watch.ignore": "file name patterns that are never samples (temporary, hidden, sidecar files)",
+    "watch.polling": "use a polling observer (for network mounts where inotify sees nothing)",
+    "watch.poll_interval_s": "how often the polling observer looks, in seconds",
+    "executor.kind": "'local' (a process pool on this machine) or 'dask' (a Dask cluster)",
+    "executor.workers": "worker processes; 0 means one per CPU core",
+    "executor.address": "Dask scheduler address (tcp://host:8786) when kind = 'dask'",
+    "executor.max_attempts": "a step that fails temporarily is retried (with backoff) this many times, then quarantined",
+    "executor.shutdown_grace_s": "on SIGTERM, seconds to let running steps finish before they are stopped and resumed later",
+    "export.debounce_s": "seconds to gather a burst of changes before rewriting manifest.json",
+    "export.max_busy_share": "at most this share of time is spent rewriting manifests (large datasets export less often)",
+    "schedule.validate": "when to validate every dataset: 'off', an interval ('6h') or a cron line ('0 3 * * *')",
+    "schedule.retrain": "when to consider retraining (runs only if the dataset changed and validation passed)",
+    "schedule.freesound": "when to pull from Freesound",
+    "schedule.validate_after_samples": "also validate after this many new samples (0: never)",
+    "schedule.misfire_grace_s": "a job missed while the machine slept still runs if it is at most this late",
+    "logging.format": "'auto' (readable on a terminal, JSON lines otherwise), 'console' or 'json'",
+    "logging.level": "'debug', 'info', 'warning' or 'error'",
+    "reports.keep": "how many validation reports to keep per dataset (older ones are pruned)",
+    "reports.storage_budget_gb": "storage budget for all datasets together, checked by validation",
+    "datasets.<id>.target_model": "EmotionRecognizer, MelodyTransformer, HarmonyPredictor, DynamicsEngine or GroovePredictor",
+    "datasets.<id>.chain": "handlers run on each file, in order (import, annotate, features, augment)",
+    "datasets.<id>.labels": "a closed label set: files whose label is not listed are rejected (empty: open)",
+    "datasets.<id>.label_key": "the annotation the model learns and splits are stratified by (default per model)",
+    "datasets.<id>.multiplier": "children made by augmentation per training sample",
+    "datasets.<id>.splits": "train, val, test ratios",
+    "datasets.<id>.group_by": "regular expression with a (?P<group>...) over the file name: a group stays in one split",
+    "datasets.<id>.on_import": "'move' (the inbox drains) or 'copy' (originals stay)",
+    "datasets.<id>.sample_rate_hz": "audio is decoded at this rate for features and augmentation",
+}
+
+SECTIONS = {"paths": c.PathsConfig, "watch": c.WatchConfig, "executor": c.ExecutorConfig, "export": c.ExportConfig,
+            "schedule": c.ScheduleConfig, "logging": c.LoggingConfig, "reports": c.ReportsConfig}
+
+
+def _toml_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    return value
+
+
+def section_defaults(cls: type) -> dict[str, Any]:
+    return {f.name: _toml_value(f.default) for f in dataclasses.fields(cls)}
+
+
+def default_config_text() -> str:
+    """A complete, commented config.toml with every default."""
+    from kellyd.freesound.settings import FreesoundSettings
+
+    parts = ["# kellyd configuration. Every key is optional; the values below are the defaults.\n"
+             "# Relative paths are resolved against this file's folder.\n"]
+
+    def block(name: str, values: dict[str, Any], doc_prefix: str) -> str:
+        lines = [f"# {k}: {DOCS.get(f'{doc_prefix}.{k}', '')}" for k in values]
+        return "\n" + "\n".join(lines) + "\n" + tomli_w.dumps({name: values} if "." not in name else
+                                                              {name.split(".")[0]: {name.split(".")[1]: values}})
+
+    for name, cls in SECTIONS.items():
+        parts.append(block(name, section_defaults(cls), name))
+    dataset = section_defaults(c.DatasetConfig)
+    parts.append(block("datasets.emotion_dataset_v1", dataset, "datasets.<id>"))
+    parts.append(block("freesound", {k: v for k, v in section_defaults(FreesoundSettings).items() if v is not None},
+                       "freesound"))
+    return "".join(parts)

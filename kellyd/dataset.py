@@ -1,0 +1,63 @@
+"""The dataset folder: its layout, its config.json, and datasets created on disk.
+
+A dataset is configured either in `config.toml` (`[datasets.<id>]`) or by
+`kellyd dataset create`, which writes `datasets/<id>/config.json`; both are
+routed the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Mapping
+
+from kellyd.atomic import atomic_write_json
+from kellyd.config import DatasetConfig, parse_section
+from kellyd.errors import ConfigError
+
+LAYOUT = ("raw/midi", "raw/audio", "raw/synthetic", "processed/features", "processed/augmented",
+          "annotations", "splits", "reports")
+
+
+def dataset_settings_json(dataset_id: str, ds: DatasetConfig) -> dict:
+    return {"dataset_id": dataset_id, **{k: (list(v) if isinstance(v, tuple) else v)
+                                         for k, v in dataclasses.asdict(ds).items()}}
+
+
+def create_layout(root: Path, dataset_id: str, ds: DatasetConfig) -> None:
+    """Lay out the folder tree and write config.json (idempotent)."""
+    for sub in LAYOUT:
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    existing = read_config_json(root)
+    created_at = existing.get("created_at") if existing else None
+    atomic_write_json(root / "config.json", {**dataset_settings_json(dataset_id, ds),
+                                             "created_at": created_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+
+
+def read_config_json(root: Path) -> dict | None:
+    try:
+        return json.loads((root / "config.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def datasets_on_disk(datasets_dir: Path, configured: Mapping[str, DatasetConfig]) -> dict[str, DatasetConfig]:
+    """Datasets made by `kellyd dataset create` that the config file does not list."""
+    found: dict[str, DatasetConfig] = {}
+    if not datasets_dir.is_dir():
+        return found
+    for root in sorted(p for p in datasets_dir.iterdir() if p.is_dir()):
+        if root.name in configured:
+            continue
+        data = read_config_json(root)
+        if not data or "target_model" not in data:
+            continue
+        fields = {f.name for f in dataclasses.fields(DatasetConfig)}
+        table = {k: v for k, v in data.items() if k in fields}
+        try:
+            found[root.name] = parse_section(DatasetConfig, table, f"{root}/config.json")
+        except ConfigError:
+            continue
+    return found

@@ -1,0 +1,134 @@
+"""Exports of the catalog into the dataset folders: manifest.json and annotations/.
+
+They are views for people and tools that read a dataset without the daemon;
+the catalog stays the truth. Writes are atomic, run on a background thread with
+their own read connection, and are debounced: a burst of files rewrites the
+manifest once. The pause between two manifest writes grows with the time the
+last one took (`max_busy_share`), so at 100,000 samples exporting never takes
+more than that share of the daemon's time, and per-file cost stays flat.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import structlog
+
+from kellyd.atomic import atomic_write_bytes
+from kellyd.catalog import Catalog
+
+log = structlog.get_logger("kellyd.export")
+
+
+def write_manifest(catalog: Catalog, dataset_id: str, root: Path, *, now: datetime | None = None) -> int:
+    """Write `manifest.json` from the catalog's pre-serialised rows; returns the sample count."""
+    now = now or datetime.now(timezone.utc)
+    count = 0
+
+    def chunks():
+        nonlocal count
+        head = {"dataset_id": dataset_id, "updated_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "samples": [').encode("utf-8")
+        for i, row in enumerate(catalog.manifest_rows(dataset_id)):
+            yield (("\n  " if i == 0 else ",\n  ") + row).encode("utf-8")
+            count += 1
+        yield b"\n]}\n"
+
+    atomic_write_bytes(root / "manifest.json", chunks())
+    return count
+
+
+def write_annotation(catalog: Catalog, dataset_id: str, sample_id: str, root: Path) -> None:
+    row = catalog.db.execute("SELECT manifest FROM samples WHERE dataset_id = ? AND sample_id = ?",
+                             (dataset_id, sample_id)).fetchone()
+    path = root / "annotations" / f"{sample_id}.json"
+    if row is None:
+        path.unlink(missing_ok=True)
+        return
+    atomic_write_bytes(path, row[0].encode("utf-8"))
+
+
+class Exporter:
+    """Collects what changed and writes it from a background thread."""
+
+    def __init__(self, catalog_path: Path, dataset_root: Callable[[str], Path], *, debounce_s: float,
+                 max_busy_share: float) -> None:
+        self.catalog_path = catalog_path
+        self.dataset_root = dataset_root
+        self.debounce_s = debounce_s
+        self.max_busy_share = max_busy_share
+        self._dirty: dict[str, set[str]] = defaultdict(set)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+        self.manifest_writes = 0
+
+    def mark(self, dataset_id: str, sample_ids=()) -> None:
+        with self._lock:
+            self._dirty[dataset_id].update(sample_ids)
+            self._idle.clear()
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kellyd-export", daemon=True)
+        self._thread.start()
+
+    def _take(self) -> dict[str, set[str]]:
+        with self._lock:
+            dirty, self._dirty = self._dirty, defaultdict(set)
+        return dirty
+
+    def _run(self) -> None:
+        catalog = Catalog(self.catalog_path)
+        try:
+            while not self._stop.is_set():
+                self._wake.wait()
+                if self._stop.is_set():
+                    break
+                self._stop.wait(self.debounce_s)  # let a burst gather
+                self._wake.clear()
+                pause_s = self.flush(catalog)
+                self._stop.wait(pause_s)
+        finally:
+            self.flush(catalog)
+            catalog.close()
+
+    def flush(self, catalog: Catalog) -> float:
+        """Write everything dirty now; return the pause owed before the next write."""
+        dirty = self._take()
+        started = time.monotonic()
+        for dataset_id, sample_ids in dirty.items():
+            root = self.dataset_root(dataset_id)
+            try:
+                for sample_id in sample_ids:
+                    write_annotation(catalog, dataset_id, sample_id, root)
+                count = write_manifest(catalog, dataset_id, root)
+                self.manifest_writes += 1
+                log.debug("manifest_written", dataset=dataset_id, samples=count)
+            except OSError as exc:
+                log.error("export_failed", dataset=dataset_id, error=str(exc))
+                self.mark(dataset_id, sample_ids)
+        with self._lock:
+            if not self._dirty:
+                self._idle.set()
+        took_s = time.monotonic() - started
+        return took_s / self.max_busy_share - took_s if dirty else 0.0
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        return self._idle.wait(timeout_s)
+
+    def stop(self) -> None:
+        """Flush what is pending and stop the thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60.0)

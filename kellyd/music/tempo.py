@@ -1,0 +1,305 @@
+"""Tempo, beat grid and meter of a score, in seconds.
+
+A beat is a quarter note (MIDI's beat). The tempo map of the file gives the
+beat grid directly. When the file only carries the MIDI default (no tempo
+event, or a single one at 120 bpm), the default is kept if the notes sit on its
+grid (a sequenced file plays at 120 bpm whatever its style); otherwise the
+tempo and the beat phase are estimated from the onsets.
+
+Onset estimator: the onsets, weighted by velocity, are binned at `HOP_S` and
+smoothed by a Gaussian of `SMOOTH_S` (micro-timing tolerance); the
+autocorrelation of that envelope (unbiased, through the FFT) is scored at each
+candidate beat period P as ACF(P) + ACF(2P) + 0.5 ACF(P/2) (beat, half bar,
+eighth), times a log-normal tempo prior centred at `PRIOR_BPM` with a spread of
+`PRIOR_OCTAVES` octaves. The beat phase is the peak of the velocity-weighted
+histogram of onset phases modulo P.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from kellyd.music.notes import DEFAULT_TEMPO_BPM, TempoMap, TimeSignature
+
+HOP_S = 0.005
+SMOOTH_S = 0.02
+MIN_BPM = 40.0
+MAX_BPM = 240.0
+PRIOR_BPM = 120.0
+PRIOR_OCTAVES = 1.0
+CANDIDATES_PER_OCTAVE = 480
+# Fewer onsets than this carry no usable periodicity.
+MIN_ONSETS_FOR_ESTIMATE = 4
+# Subdivisions checked when deciding whether onsets sit on a grid: 16ths and eighth triplets.
+GRID_SUBDIVISIONS = (4, 3)
+# Chance level of the grid coherence is about 1/sqrt(n); a grid is "fitted" above
+# max(GRID_FIT_FLOOR, GRID_FIT_CHANCE_FACTOR / sqrt(n_eff)) (about the 95th percentile of random onsets).
+GRID_FIT_FLOOR = 0.3
+GRID_FIT_CHANCE_FACTOR = 2.0
+# Tempo ratios under which two estimates name the same pulse at another metrical level ("acc2").
+METRICAL_RATIOS = (1.0, 2.0, 0.5, 3.0, 1.0 / 3.0)
+ACC1_TOLERANCE = 0.04
+
+TempoSource = Literal["tempo_map", "default_confirmed", "onsets", "default"]
+PHASE_BINS = 48
+# Players sit up to a few tens of milliseconds ahead of or behind the beat on purpose; a grid
+# is only moved to meet the music by more than that, so a laid-back feel is not "corrected" away.
+MAX_TIMING_FEEL_S = 0.05
+
+
+@dataclass(frozen=True)
+class BeatGrid:
+    """A piecewise-linear map between seconds and beats.
+
+    `knot_s` (k,) ascending times; `knot_beat` (k,) beat position at each knot;
+    `bpm` (k,) tempo from that knot on. The first tempo extends before the first
+    knot and the last one after the last knot, so every time has a beat position.
+    """
+
+    knot_s: np.ndarray
+    knot_beat: np.ndarray
+    bpm: np.ndarray
+
+    @classmethod
+    def from_tempo_map(cls, tempo: TempoMap) -> "BeatGrid":
+        beats_per_s = tempo.bpm / 60.0
+        knot_beat = np.concatenate(([0.0], np.cumsum(np.diff(tempo.time_s) * beats_per_s[:-1])))
+        return cls(np.asarray(tempo.time_s, dtype=np.float64), knot_beat, np.asarray(tempo.bpm, dtype=np.float64))
+
+    @classmethod
+    def constant(cls, bpm: float, phase_s: float = 0.0) -> "BeatGrid":
+        """A steady tempo whose beat 0 falls at `phase_s`."""
+        if not (np.isfinite(bpm) and bpm > 0):
+            raise ValueError(f"bpm must be a positive number, got {bpm!r}")
+        return cls(np.array([float(phase_s)]), np.zeros(1), np.array([float(bpm)]))
+
+    def shifted(self, offset_beats: float) -> "BeatGrid":
+        """The same tempo with every beat moved later by `offset_beats` of a beat."""
+        return BeatGrid(self.knot_s, self.knot_beat - offset_beats, self.bpm)
+
+    def to_beats(self, t_s: np.ndarray) -> np.ndarray:
+        """Beat positions (float, quarter notes) of times `t_s` (seconds), any shape."""
+        t = np.asarray(t_s, dtype=np.float64)
+        i = np.clip(np.searchsorted(self.knot_s, t, side="right") - 1, 0, len(self.knot_s) - 1)
+        return self.knot_beat[i] + (t - self.knot_s[i]) * (self.bpm[i] / 60.0)
+
+    def to_seconds(self, beats: np.ndarray) -> np.ndarray:
+        """Times (seconds) of beat positions `beats`, any shape."""
+        b = np.asarray(beats, dtype=np.float64)
+        i = np.clip(np.searchsorted(self.knot_beat, b, side="right") - 1, 0, len(self.knot_beat) - 1)
+        return self.knot_s[i] + (b - self.knot_beat[i]) * (60.0 / self.bpm[i])
+
+    def seconds_per_beat(self, t_s: np.ndarray) -> np.ndarray:
+        """Beat length (seconds) of the tempo in force at times `t_s`."""
+        t = np.asarray(t_s, dtype=np.float64)
+        i = np.clip(np.searchsorted(self.knot_s, t, side="right") - 1, 0, len(self.knot_s) - 1)
+        return 60.0 / self.bpm[i]
+
+
+@dataclass(frozen=True)
+class TempoEstimate:
+    """An onset-based tempo: `bpm`, the time `phase_s` of one beat, and `strength` in [0, 1]
+    (the envelope's normalised autocorrelation at the chosen beat period)."""
+
+    bpm: float
+    phase_s: float
+    strength: float
+
+
+@dataclass(frozen=True)
+class TempoResult:
+    """The tempo a score is labelled with, where it came from, the beat grid to analyse timing on,
+    how well the onsets fit that grid (see `grid_fit`), and how far (in beats) the grid was moved
+    from the tempo map's to meet the music (0 unless the map's own grid did not fit)."""
+
+    bpm: float
+    source: TempoSource
+    grid: BeatGrid
+    grid_fit: float
+    grid_shift_beats: float = 0.0
+
+
+def map_tempo_bpm(tempo: TempoMap, start_s: float, end_s: float) -> float:
+    """The tempo (bpm) in force for the longest total time over [start_s, end_s].
+
+    That is the time-weighted median of the tempo map, which ignores short
+    ritardandi and a tempo event placed before the music starts.
+    """
+    if end_s <= start_s:
+        return tempo.bpm_at(start_s)
+    bounds = np.concatenate(([start_s], np.clip(tempo.time_s[1:], start_s, end_s), [end_s]))
+    span_s = np.diff(bounds)
+    order = np.argsort(tempo.bpm, kind="stable")
+    cum = np.cumsum(span_s[order])
+    return float(tempo.bpm[order][np.searchsorted(cum, 0.5 * cum[-1])])
+
+
+def grid_fit(onset_s: np.ndarray, weight: np.ndarray, grid: BeatGrid) -> float:
+    """How well onsets sit on a grid's 16ths or eighth triplets, in [0, 1].
+
+    The weighted mean cosine of the onsets' phases at the subdivision: 1 when
+    every onset is exactly on a grid line, about 1/sqrt(n) or less for random
+    onsets, and near 0 (clipped) when they sit regularly but between the lines;
+    the better of the two subdivisions.
+    """
+    if len(onset_s) == 0 or float(np.sum(weight)) <= 0:
+        return 0.0
+    beats = grid.to_beats(onset_s)
+    total = float(np.sum(weight))
+    best = max(float(np.sum(weight * np.cos(2 * np.pi * sub * beats))) / total for sub in GRID_SUBDIVISIONS)
+    return max(best, 0.0)
+
+
+def grid_fit_threshold(weight: np.ndarray) -> float:
+    """The coherence above which a grid fit is better than chance for these onset weights."""
+    total = float(np.sum(weight))
+    n_eff = total * total / max(float(np.sum(weight * weight)), 1e-12)
+    return max(GRID_FIT_FLOOR, GRID_FIT_CHANCE_FACTOR / np.sqrt(max(n_eff, 1.0)))
+
+
+def metrically_related(bpm_a: float, bpm_b: float, tolerance: float = ACC1_TOLERANCE) -> bool:
+    """True when `bpm_a` is `bpm_b` times 1, 2, 1/2, 3 or 1/3 within `tolerance` (the MIREX acc2 relation)."""
+    return any(abs(bpm_a / (bpm_b * r) - 1.0) <= tolerance for r in METRICAL_RATIOS)
+
+
+def _envelope_autocorrelation(onset_s: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Unbiased, normalised autocorrelation of the smoothed onset envelope; index = lag / HOP_S."""
+    idx = np.round((onset_s - onset_s.min()) / HOP_S).astype(np.int64)
+    n = int(idx[-1]) + 1 if len(idx) else 1
+    env = np.bincount(idx, weights=weight, minlength=n)
+    n_fft = 1 << int(np.ceil(np.log2(2 * n)))
+    spectrum = np.fft.rfft(env, n_fft)
+    freq_hz = np.fft.rfftfreq(n_fft, HOP_S)
+    power = (spectrum.real**2 + spectrum.imag**2) * np.exp(-((2 * np.pi * freq_hz * SMOOTH_S) ** 2))
+    acf = np.fft.irfft(power, n_fft)[:n]
+    # Unbiased: divide by the overlap, floored so the longest lags are not blown up by a handful of pairs.
+    acf = acf / np.maximum(n - np.arange(n), 0.25 * n)
+    return acf / acf[0] if acf[0] > 0 else np.zeros_like(acf)
+
+
+def _acf_at(acf: np.ndarray, lag_s: np.ndarray) -> np.ndarray:
+    x = lag_s / HOP_S
+    i = np.floor(x).astype(np.int64)
+    frac = x - i
+    inside = i + 1 < len(acf)
+    out = np.zeros_like(x)
+    out[inside] = acf[i[inside]] * (1 - frac[inside]) + acf[i[inside] + 1] * frac[inside]
+    return out
+
+
+def estimate_tempo(onset_s: np.ndarray, weight: np.ndarray | None = None) -> TempoEstimate:
+    """Estimate a steady tempo from onset times (seconds, (n,)) and weights ((n,), default 1).
+
+    Returns the default tempo with zero strength when there are fewer than
+    `MIN_ONSETS_FOR_ESTIMATE` onsets or they all fall at one instant.
+    """
+    onset_s = np.asarray(onset_s, dtype=np.float64)
+    weight = np.ones_like(onset_s) if weight is None else np.asarray(weight, dtype=np.float64)
+    if onset_s.shape != weight.shape:
+        raise ValueError(f"onset_s has shape {onset_s.shape} but weight has {weight.shape}")
+    if not np.all(np.isfinite(onset_s)):
+        raise ValueError("onset_s contains NaN or infinite times")
+    order = np.argsort(onset_s, kind="stable")
+    onset_s, weight = onset_s[order], weight[order]
+    if len(onset_s) < MIN_ONSETS_FOR_ESTIMATE or onset_s[-1] - onset_s[0] < 60.0 / MAX_BPM:
+        return TempoEstimate(DEFAULT_TEMPO_BPM, float(onset_s[0]) if len(onset_s) else 0.0, 0.0)
+    acf = _envelope_autocorrelation(onset_s, weight)
+    n_cand = int(CANDIDATES_PER_OCTAVE * np.log2(MAX_BPM / MIN_BPM)) + 1
+    bpm = np.exp(np.linspace(np.log(MIN_BPM), np.log(MAX_BPM), n_cand))
+    period_s = 60.0 / bpm
+    score = _acf_at(acf, period_s) + _acf_at(acf, 2 * period_s) + 0.5 * _acf_at(acf, 0.5 * period_s)
+    prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
+    best = int(np.argmax(score * prior))
+    period = float(period_s[best])
+    phase_bins = 24
+    phase = ((onset_s - onset_s[0]) / period) % 1.0
+    hist = np.bincount((phase * phase_bins).astype(np.int64) % phase_bins, weights=weight, minlength=phase_bins)
+    # Circular smoothing over neighbouring bins, so a beat split by micro-timing is not halved.
+    smooth = hist + 0.5 * (np.roll(hist, 1) + np.roll(hist, -1))
+    phase_s = onset_s[0] + (int(np.argmax(smooth)) + 0.5) / phase_bins * period
+    phase_s = phase_s - np.floor(phase_s / period) * period
+    return TempoEstimate(float(bpm[best]), float(phase_s), float(np.clip(_acf_at(acf, np.array([period]))[0], 0, 1)))
+
+
+def phase_offset_beats(onset_beats: np.ndarray, weight: np.ndarray) -> float:
+    """Where the onsets put the beat, as an offset in [-0.5, 0.5) beats from the integer positions.
+
+    The peak of the circularly smoothed, weighted histogram of onset phases,
+    refined by the weighted circular mean of the phases within a sixteenth of it.
+    """
+    if len(onset_beats) == 0:
+        return 0.0
+    frac = onset_beats - np.floor(onset_beats)
+    hist = np.bincount((frac * PHASE_BINS).astype(np.int64) % PHASE_BINS, weights=weight, minlength=PHASE_BINS)
+    smooth = hist + 0.5 * (np.roll(hist, 1) + np.roll(hist, -1))
+    peak = (int(np.argmax(smooth)) + 0.5) / PHASE_BINS
+    dist = (frac - peak + 0.5) % 1.0 - 0.5
+    near = np.abs(dist) <= 1.0 / 16
+    if float(weight[near].sum()) > 0:
+        peak += float(np.angle(np.sum(weight[near] * np.exp(2j * np.pi * dist[near])))) / (2 * np.pi)
+    return float((peak + 0.5) % 1.0 - 0.5)
+
+
+def resolve_tempo(tempo: TempoMap, onset_s: np.ndarray, weight: np.ndarray, end_s: float) -> TempoResult:
+    """Pick the tempo label and beat grid of a score from its tempo map and onsets (seconds).
+
+    A real tempo map wins. A default-only map is kept when the onsets sit on its
+    grid, or when the onset estimate names the same pulse at another metrical
+    level; otherwise the onset estimate and its phase give the grid.
+    """
+    map_grid = BeatGrid.from_tempo_map(tempo)
+    start_s = float(np.min(onset_s)) if len(onset_s) else 0.0
+    map_bpm = map_tempo_bpm(tempo, start_s, max(end_s, start_s))
+    fit = grid_fit(onset_s, weight, map_grid)
+    threshold = grid_fit_threshold(weight)
+    if len(onset_s) < MIN_ONSETS_FOR_ESTIMATE:
+        return TempoResult(map_bpm, "default" if tempo.is_default_only else "tempo_map", map_grid, fit)
+    if fit < threshold:
+        # The map's tempo may be right while its beats fall between the music's
+        # (a pickup, or leading silence that is not a whole number of beats).
+        offset = phase_offset_beats(map_grid.to_beats(onset_s), weight)
+        shifted = map_grid.shifted(offset)
+        shifted_fit = grid_fit(onset_s, weight, shifted)
+        offset_s = abs(offset) * 60.0 / map_bpm
+        if shifted_fit >= threshold and offset_s > MAX_TIMING_FEEL_S:
+            map_grid, fit, shift = shifted, shifted_fit, offset
+        else:
+            shift = 0.0
+    else:
+        shift = 0.0
+    if not tempo.is_default_only:
+        return TempoResult(map_bpm, "tempo_map", map_grid, fit, shift)
+    if fit >= threshold:
+        return TempoResult(map_bpm, "default_confirmed", map_grid, fit, shift)
+    estimate = estimate_tempo(onset_s, weight)
+    if estimate.strength <= 0 or metrically_related(estimate.bpm, map_bpm):
+        return TempoResult(map_bpm, "default_confirmed" if estimate.strength > 0 else "default", map_grid, fit, shift)
+    grid = BeatGrid.constant(estimate.bpm, estimate.phase_s)
+    return TempoResult(estimate.bpm, "onsets", grid, grid_fit(onset_s, weight, grid))
+
+
+def main_time_signature(signatures: tuple[TimeSignature, ...], end_s: float) -> TimeSignature:
+    """The time signature in force for the longest time before `end_s`; 4/4 (the MIDI default) if none."""
+    if not signatures:
+        return TimeSignature(0.0, 4, 4)
+    starts = np.array([ts.time_s for ts in signatures])
+    bounds = np.append(np.clip(starts, 0, None), max(end_s, float(starts.max())))
+    # The first signature also covers the time before it (MIDI assumes it from the start).
+    span = np.diff(bounds)
+    span[0] += max(float(bounds[0]), 0.0)
+    totals: dict[tuple[int, int], float] = {}
+    for ts, s in zip(signatures, span):
+        key = (ts.numerator, ts.denominator)
+        totals[key] = totals.get(key, 0.0) + float(s)
+    numerator, denominator = max(totals, key=lambda k: totals[k])
+    return TimeSignature(0.0, numerator, denominator)
+
+
+def beats_per_bar(signature: TimeSignature) -> float:
+    """Quarter-note beats in one bar of `signature` (6/8 -> 3.0, 3/4 -> 3.0, 4/4 -> 4.0)."""
+    if signature.numerator <= 0 or signature.denominator <= 0:
+        raise ValueError(f"time signature must be positive, got {signature.numerator}/{signature.denominator}")
+    return signature.numerator * 4.0 / signature.denominator

@@ -1,0 +1,146 @@
+"""watchdog observers that only record paths.
+
+An exception in a watchdog handler kills its thread silently, and a kernel
+queue overflow only logs a warning; so the handler here does nothing but put
+paths into a thread-safe inbox, overflows are caught from watchdog's logger,
+and `Watcher.check` (called from the daemon loop) restarts a dead observer and
+asks for a reconcile scan. The scan makes any lost event harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    immediate: bool = False  # renamed into place: complete already
+    is_directory: bool = False  # a folder appeared: scan it, its files had no events
+
+
+class ChangeQueue:
+    """What the observer threads hand to the daemon loop."""
+
+    def __init__(self) -> None:
+        self._items: deque[Change] = deque()
+        self._lock = threading.Lock()
+        self.wakeup = threading.Event()
+        self.rescan_requested = threading.Event()
+
+    def put(self, change: Change) -> None:
+        with self._lock:
+            self._items.append(change)
+        self.wakeup.set()
+
+    def request_rescan(self) -> None:
+        self.rescan_requested.set()
+        self.wakeup.set()
+
+    def drain(self) -> list[Change]:
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+        return items
+
+
+class _Recorder(FileSystemEventHandler):
+    def __init__(self, queue: ChangeQueue) -> None:
+        self.queue = queue
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        try:
+            kind = event.event_type
+            if kind in ("deleted", "opened", "closed_no_write"):
+                return
+            target = event.dest_path if kind == "moved" else event.src_path
+            path = target.decode() if isinstance(target, bytes) else str(target)
+            if event.is_directory:
+                if kind in ("created", "moved"):
+                    self.queue.put(Change(path, is_directory=True))
+                return
+            self.queue.put(Change(path, immediate=(kind == "moved")))
+        except Exception:  # never let an exception kill the observer thread
+            self.queue.request_rescan()
+
+
+class _OverflowListener(logging.Handler):
+    """watchdog reports inotify overflows only through its logger: turn that into a rescan."""
+
+    def __init__(self, queue: ChangeQueue) -> None:
+        super().__init__(level=logging.WARNING)
+        self.queue = queue
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.queue.request_rescan()
+
+
+_WATCHDOG_LOGGERS = ("watchdog.observers.inotify", "watchdog.observers.inotify_c")
+
+
+class Watcher:
+    def __init__(self, roots: list[Path], queue: ChangeQueue, *, polling: bool = False,
+                 poll_interval_s: float = 0.25) -> None:
+        self.roots = [Path(r) for r in roots]
+        self.queue = queue
+        self.polling = polling
+        self.poll_interval_s = poll_interval_s
+        self._observer: Observer | None = None
+        self._overflow = _OverflowListener(queue)
+        self.restarts = 0
+
+    def start(self) -> None:
+        for name in _WATCHDOG_LOGGERS:
+            logging.getLogger(name).addHandler(self._overflow)
+        self._observer = self._new_observer()
+        self._observer.start()
+
+    def _new_observer(self):
+        observer = PollingObserver(timeout=self.poll_interval_s) if self.polling else Observer()
+        observer.daemon = True
+        handler = _Recorder(self.queue)
+        for root in self.roots:
+            root.mkdir(parents=True, exist_ok=True)
+            observer.schedule(handler, str(root), recursive=True)
+        return observer
+
+    def is_healthy(self) -> bool:
+        obs = self._observer
+        if obs is None or not obs.is_alive():
+            return False
+        return all(emitter.is_alive() for emitter in list(obs.emitters))
+
+    def check(self) -> bool:
+        """Restart a dead observer; True when a restart happened (and a rescan was requested)."""
+        if self._observer is None or self.is_healthy():
+            return False
+        self._stop_observer()
+        self._observer = self._new_observer()
+        self._observer.start()
+        self.restarts += 1
+        self.queue.request_rescan()
+        return True
+
+    def _stop_observer(self) -> None:
+        obs, self._observer = self._observer, None
+        if obs is None:
+            return
+        try:
+            obs.stop()
+            obs.join(timeout=2.0)
+        except Exception:
+            pass
+
+    def stop(self) -> None:
+        self._stop_observer()
+        for name in _WATCHDOG_LOGGERS:
+            logging.getLogger(name).removeHandler(self._overflow)
