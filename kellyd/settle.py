@@ -58,14 +58,14 @@ class SettleTracker:
             if current is None:
                 del self._candidates[path]
                 continue
-            if current != cand.stat:
+            if cand.stat is None:
+                cand.stat = current  # first look: the change happened when it was noted
+            elif current != cand.stat:
                 cand.stat = current
                 cand.changed_at_s = now_s
-                if not cand.immediate:
-                    continue
             mtime_age_s = (wall_now_ns - current.mtime_ns) / 1e9
             still_long_enough = now_s - cand.changed_at_s >= self.settle_s and mtime_age_s >= self.settle_s
-            if cand.immediate or still_long_enough or (self.settle_s == 0):
+            if cand.immediate or still_long_enough:
                 ready.append(Ready(path, current.size, current.mtime_ns))
                 del self._candidates[path]
         return ready

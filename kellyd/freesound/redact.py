@@ -21,7 +21,8 @@ SENSITIVE_KEYS = frozenset({
     "authorization", "password", "secret", "client_secret",
 })
 _MIN_SECRET_CHARS = 8  # shorter values would scrub ordinary words
-_CREDENTIAL = re.compile(r"(?i)\b(token|bearer)(\s+|=)([A-Za-z0-9._~+/\-]{8,}=*)")
+# `Token x`, `Bearer x`, `token=x` where x looks like a credential (8+ characters, a digit among them).
+_CREDENTIAL = re.compile(r"(?i)\b(token|bearer)(\s+|=)((?=[A-Za-z0-9._~+/\-]*\d)[A-Za-z0-9._~+/\-]{8,}=*)")
 
 _registered: set[str] = set()
 _lock = threading.Lock()

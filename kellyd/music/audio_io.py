@@ -76,18 +76,22 @@ class AudioInfo:
 
 @dataclass(frozen=True)
 class NativeAudio:
-    """Decoded samples at the file's own rate.
+    """Decoded samples at the file's own rate, with the header they came with.
 
-    `samples` has shape (n_frames, channels), float32, full scale at +-1.0.
+    `samples` has shape (n_frames, channels), float32, full scale at +-1.0; it
+    may be shorter than `info.n_frames` when the read was limited.
     """
 
     samples: np.ndarray
-    sr_hz: int
-    format: AudioFormat
+    info: AudioInfo
+
+    @property
+    def sr_hz(self) -> int:
+        return self.info.sr_hz
 
     @property
     def duration_s(self) -> float:
-        return self.samples.shape[0] / self.sr_hz
+        return self.samples.shape[0] / self.info.sr_hz
 
 
 def _libsndfile_reason(error: Exception) -> str:
@@ -187,8 +191,8 @@ def read_native(path: Path | str, *, max_duration_s: float | None = None) -> Nat
     info = probe_audio(path)
     wanted = info.n_frames if max_duration_s is None else min(info.n_frames, int(max_duration_s * info.sr_hz))
     try:
-        samples, sr_hz = sf.read(str(path), frames=-1 if max_duration_s is None else wanted,
-                                 dtype="float32", always_2d=True)
+        samples, _ = sf.read(str(path), frames=-1 if max_duration_s is None else wanted,
+                             dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as e:
         raise InvalidInput(f"corrupt or truncated {info.format} data: {_libsndfile_reason(e)}") from None
     n_read = samples.shape[0]
@@ -198,7 +202,7 @@ def read_native(path: Path | str, *, max_duration_s: float | None = None) -> Nat
         raise InvalidInput(f"truncated: the {info.format} header declares {wanted} frames but {n_read} decode")
     if not np.isfinite(samples).all():
         raise InvalidInput(f"the {info.format} file holds NaN or infinite samples")
-    return NativeAudio(samples=samples, sr_hz=int(sr_hz), format=info.format)
+    return NativeAudio(samples=samples, info=info)
 
 
 def mix_to_mono(samples: np.ndarray) -> np.ndarray:

@@ -36,11 +36,17 @@ CLIP_MIN_EVENTS = 1
 
 @dataclass(frozen=True)
 class ActivityReport:
-    """How much of a recording carries signal: `active_s` seconds of `duration_s`, and the loudest frame."""
+    """Which frames of a recording carry signal.
+
+    `active_frames` (n_frames,) bool on the shared frame grid; `active_s` their
+    time (frames times hop, at most `duration_s`); `loudest_frame_dbfs` the
+    DC-free RMS of the loudest frame.
+    """
 
     duration_s: float
     active_s: float
     loudest_frame_dbfs: float
+    active_frames: np.ndarray
 
     @property
     def active_fraction(self) -> float:
@@ -67,11 +73,12 @@ class ClipReport:
 def measure_activity(y: np.ndarray, *, sr_hz: int, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH) -> ActivityReport:
     """Active time of mono `y` (n,): frames whose DC-free RMS exceeds SILENCE_FRAME_DBFS, times the hop."""
     frame_level = frame_ac_rms(y, n_fft=n_fft, hop_length=hop_length)
-    active_frames = int(np.count_nonzero(frame_level > 10.0 ** (SILENCE_FRAME_DBFS / 20.0)))
+    active = frame_level > 10.0 ** (SILENCE_FRAME_DBFS / 20.0)
     return ActivityReport(
         duration_s=len(y) / sr_hz,
-        active_s=min(active_frames * hop_length / sr_hz, len(y) / sr_hz),
+        active_s=min(int(np.count_nonzero(active)) * hop_length / sr_hz, len(y) / sr_hz),
         loudest_frame_dbfs=amplitude_to_dbfs(float(frame_level.max())),
+        active_frames=active,
     )
 
 

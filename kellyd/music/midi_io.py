@@ -21,23 +21,17 @@ MIDI_MAGIC = b"MThd"
 
 def read_score(path: Path | str) -> Score:
     """Parse a MIDI file; raise `InvalidInput` with the reason if it is not one."""
-    path = Path(path)
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head != MIDI_MAGIC:
-        raise InvalidInput(f"not a MIDI file: header is {head!r}, expected {MIDI_MAGIC!r}")
-    try:
-        # symusic raises RuntimeError/ValueError on bad data; the conversion can
-        # still refuse what it let through (a note ending before it starts).
-        return score_from_symusic(symusic.Score(os.fspath(path)))
-    except Exception as exc:
-        raise InvalidInput(f"MIDI does not parse: {exc}") from exc
+    # Parse from bytes: symusic's path loader picks the format by file extension,
+    # and kellyd detects the kind from content (a MIDI file may be named .wav).
+    return parse_midi_bytes(Path(path).read_bytes())
 
 
 def parse_midi_bytes(data: bytes) -> Score:
     if data[:4] != MIDI_MAGIC:
         raise InvalidInput(f"not a MIDI file: header is {data[:4]!r}, expected {MIDI_MAGIC!r}")
     try:
+        # symusic raises RuntimeError/ValueError on bad data; the conversion can
+        # still refuse what it let through (a note ending before it starts).
         return score_from_symusic(symusic.Score.from_midi(data))
     except InvalidInput:
         raise

@@ -15,8 +15,9 @@ Numeral grammar (one chord): ``[b|#] numeral [o|ø|h|+] [7|maj7] [sus2|sus4] [/t
 - ``X/Y`` is X in the key of Y (secondary chords): ``V/V``, ``V7/vi``,
   ``viio7/V``. Y's key is major when Y is a major or dominant chord, else minor.
 
-Chord symbols use `PITCH_CLASS_NAMES` roots: C, Cm, Cdim, Caug, C7, Cmaj7, Cm7,
-Cm7b5, Cdim7, Csus2, Csus4.
+Chord symbols are Harte-style `root:quality`, the form the MIDI feature
+extractor writes (`C:maj`, `A:min`, `G:7`, `F#:dim7`, `D:hdim7`), with roots
+spelled by `PITCH_CLASS_NAMES`.
 """
 
 from __future__ import annotations
@@ -38,10 +39,6 @@ QUALITY_INTERVALS: dict[str, tuple[int, ...]] = {
     "sus2": (0, 2, 7), "sus4": (0, 5, 7),
     "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
     "hdim7": (0, 3, 6, 10), "dim7": (0, 3, 6, 9),
-}
-QUALITY_SUFFIX: dict[str, str] = {
-    "maj": "", "min": "m", "dim": "dim", "aug": "aug", "sus2": "sus2", "sus4": "sus4",
-    "7": "7", "maj7": "maj7", "min7": "m7", "hdim7": "m7b5", "dim7": "dim7",
 }
 _MAJOR_LIKE = frozenset({"maj", "aug", "sus2", "sus4", "7", "maj7"})
 _DIMINISHED = frozenset({"dim", "hdim7", "dim7"})
@@ -67,7 +64,7 @@ class Chord:
 
     @property
     def symbol(self) -> str:
-        return PITCH_CLASS_NAMES[self.root_pc] + QUALITY_SUFFIX[self.quality]
+        return f"{PITCH_CLASS_NAMES[self.root_pc]}:{self.quality}"
 
     @property
     def is_major_like(self) -> bool:

@@ -43,7 +43,9 @@ details ul { margin: 4px 0 0; padding-left: 20px; max-height: 240px; overflow: a
 .figures { display:grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 10px; }
 .figure { background: var(--bg); border-radius: 8px; padding: 10px 12px; }
 .figure b { display:block; font-size: 20px; } .figure span { color: var(--muted); font-size: 12px; }
-.grid { display:grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 16px; }
+.dists { display:grid; grid-template-columns: 2fr 1fr; gap: 12px 24px; }
+.dists .dist-tempo { grid-column: 1 / -1; }
+@media (max-width: 640px) { .dists { grid-template-columns: 1fr; } }
 table { border-collapse: collapse; width: 100%; font-size: 13px; margin-top: 8px; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { color: var(--muted); font-weight: 600; background: var(--bg); }

@@ -29,6 +29,7 @@ VERDICT_LINE = {
 }
 LISTED_IN_PAGE = 50
 DISTRIBUTION_COLORS = {"key": PALETTE[0], "mode": PALETTE[2], "tempo": PALETTE[5]}
+DISTRIBUTION_WIDTHS = {"key": 520, "mode": 220, "tempo": 680}
 
 
 def _count_words(report: ValidationReport) -> str:
@@ -127,15 +128,17 @@ def _splits(report: ValidationReport, colors: dict[str, str]) -> str:
 def _distributions(report: ValidationReport) -> str:
     cells = []
     for dist in report.distributions:
+        width = DISTRIBUTION_WIDTHS.get(dist.name, 400)
         if dist.coverage:
-            chart = column_chart(dist.counts, title=f"{dist.name} distribution",
+            chart = column_chart(dist.counts, title=f"{dist.name} distribution", width=width,
                                  color=DISTRIBUTION_COLORS.get(dist.name, PALETTE[0]))
             caption = (f"normalised entropy {dist.entropy:.2f} over {dist.categories} categories; "
                        f"{dist.coverage:,} samples")
         else:
             chart, caption = '<p class="empty">No sample has this annotation.</p>', ""
-        cells.append(f"<div><h3>{esc(dist.name.capitalize())}</h3>{chart}<p class='meta'>{esc(caption)}</p></div>")
-    return section("distributions", "Keys, modes and tempi (originals)", f'<div class="grid">{"".join(cells)}</div>')
+        cells.append(f'<div class="dist-{esc(dist.name)}"><h3>{esc(dist.name.capitalize())}</h3>{chart}'
+                     f"<p class='meta'>{esc(caption)}</p></div>")
+    return section("distributions", "Keys, modes and tempi (originals)", f'<div class="dists">{"".join(cells)}</div>')
 
 
 def _quality(report: ValidationReport) -> str:

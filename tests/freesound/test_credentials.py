@@ -120,3 +120,7 @@ def test_the_stdlib_filter_scrubs_formatted_messages():
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "request with %s failed", (KEY,), None)
     assert RedactingFilter().filter(record)
     assert KEY not in record.getMessage() and REDACTED in record.getMessage()
+
+
+def test_scrubbing_keeps_words_that_only_follow_the_word_token():
+    assert scrub_text("the token expired yesterday") == "the token expired yesterday"

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from kellyd.errors import InvalidInput
+from kellyd.freesound.api import parse_sound
+from kellyd.freesound.download import check_decodes, sidecar_for
+
+SIDECAR_FIELDS = {"source", "freesound_id", "name", "username", "license", "url", "tags", "duration_s", "query",
+                  "emotion", "instrument", "downloaded_at"}
+
+
+def test_a_real_mp3_decodes_to_its_duration(realdata, tmp_path):
+    mp3 = shutil.copy(realdata / "mirdata" / "mtg_jamendo_moodtheme" / "948.mp3", tmp_path / "a.mp3")
+    assert check_decodes(mp3) == pytest.approx(2.0, abs=0.05)
+
+
+@pytest.mark.parametrize("data", [b"<html>Service Unavailable</html>" * 20, b"\x00" * 4096, b""])
+def test_what_is_not_audio_is_invalid_input(tmp_path, data):
+    path = tmp_path / "x.mp3"
+    path.write_bytes(data)
+    with pytest.raises(InvalidInput, match="x.mp3"):
+        check_decodes(path)
+
+
+def test_the_sidecar_holds_the_documented_fields():
+    sound = parse_sound({
+        "id": 7, "name": "Rain", "tags": ["rain"], "duration": 3.5, "license": "Attribution 4.0",
+        "username": "bob", "url": "https://freesound.org/people/bob/sounds/7/", "previews": {},
+    })
+    sidecar = sidecar_for(sound, query="sad piano", emotion="sad", instrument="piano",
+                          downloaded_at="2026-01-02T03:04:05+00:00")
+    assert set(sidecar) == SIDECAR_FIELDS
+    assert sidecar["source"] == "freesound" and sidecar["freesound_id"] == 7
+    assert sidecar["license"] == "Attribution 4.0" and sidecar["tags"] == ["rain"]
