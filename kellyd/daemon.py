@@ -71,9 +71,10 @@ class Daemon:
         self.exporter = Exporter(cfg.catalog_path, cfg.dataset_root, debounce_s=cfg.export.debounce_s,
                                  max_busy_share=cfg.export.max_busy_share)
         self.exporter.start()
-        from kellyd.executor import make_executor
+        from kellyd.executor import make_executor, warm_up
 
         self.runner = Runner(cfg, self.catalog, self._runtimes(cfg), lambda: make_executor(self.cfg), self.exporter)
+        warm_up(self.runner.executor, cfg.workers)
         self.settle = SettleTracker(cfg.watch.settle_s)
         self.watcher = self._make_watcher(cfg)
         self.watcher.start()

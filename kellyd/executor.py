@@ -60,3 +60,22 @@ def terminate_workers(executor: Executor) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join(timeout=1.0)
+
+
+def warm_worker() -> int:
+    """Import what the first steps need, so the first dropped file pays no start-up cost."""
+    import handlers.annotate  # noqa: F401
+    import handlers.importer  # noqa: F401
+    import kellyd.music.audio_io  # noqa: F401
+    import kellyd.music.midi_io  # noqa: F401
+
+    return os.getpid()
+
+
+def warm_up(executor: Executor, workers: int) -> None:
+    """Start every worker process now rather than at the first file."""
+    for future in [executor.submit(warm_worker) for _ in range(workers)]:
+        try:
+            future.result(timeout=60)
+        except Exception:  # a worker that cannot start shows up on the first real step
+            return

@@ -2,8 +2,8 @@
 
 They are views for people and tools that read a dataset without the daemon;
 the catalog stays the truth. Writes are atomic, run on a background thread with
-their own read connection, and are debounced: a burst of files rewrites the
-manifest once. The pause between two manifest writes grows with the time the
+their own read connection, and are debounced: a file after a quiet spell is
+exported at once, a burst of files rewrites the manifest at most every `debounce_s`. The pause between two manifest writes grows with the time the
 last one took (`max_busy_share`), so at 100,000 samples exporting never takes
 more than that share of the daemon's time, and per-file cost stays flat.
 """
@@ -24,6 +24,8 @@ from kellyd.atomic import atomic_write_bytes
 from kellyd.catalog import Catalog
 
 log = structlog.get_logger("kellyd.export")
+
+GATHER_S = 0.05
 
 
 def write_manifest(catalog: Catalog, dataset_id: str, root: Path, *, now: datetime | None = None) -> int:
@@ -89,14 +91,19 @@ class Exporter:
 
     def _run(self) -> None:
         catalog = Catalog(self.catalog_path)
+        last_write = -float("inf")
         try:
             while not self._stop.is_set():
                 self._wake.wait()
                 if self._stop.is_set():
                     break
-                self._stop.wait(self.debounce_s)  # let a burst gather
+                # After a quiet spell, write almost at once (a single dropped file shows up
+                # fast); within a burst, write at most every debounce_s.
+                since_last_s = time.monotonic() - last_write
+                self._stop.wait(GATHER_S if since_last_s >= self.debounce_s else self.debounce_s - since_last_s)
                 self._wake.clear()
                 pause_s = self.flush(catalog)
+                last_write = time.monotonic()
                 self._stop.wait(pause_s)
         finally:
             self.flush(catalog)

@@ -2,8 +2,8 @@
 
 A file is ready when its size and mtime have stayed the same for `settle_s`
 (measured with the monotonic clock from the last change we saw) and its mtime is
-at least `settle_s` old on the wall clock, so a file found by a scan after a
-restart is ready at once while a file still being written is not. A file renamed
+at least `settle_s` old on the wall clock: a file found by a scan after a
+restart, whose mtime is old, is ready at once; a file still being written is not. A file renamed
 into place (`immediate`) was complete before the rename and is ready at once.
 """
 
@@ -59,7 +59,11 @@ class SettleTracker:
                 del self._candidates[path]
                 continue
             if cand.stat is None:
-                cand.stat = current  # first look: the change happened when it was noted
+                # First look. The change happened when it was noted, or, if the mtime is
+                # older than that, when the mtime says (a file found by a scan after a restart).
+                cand.stat = current
+                mtime_mono_s = now_s - (wall_now_ns - current.mtime_ns) / 1e9
+                cand.changed_at_s = min(cand.changed_at_s, mtime_mono_s)
             elif current != cand.stat:
                 cand.stat = current
                 cand.changed_at_s = now_s

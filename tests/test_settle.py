@@ -39,8 +39,10 @@ def run(events, settle_s=1.0):
      [[], [], [], ["a"]]),
     # renamed into place: ready at once even with a fresh mtime
     ([(5, "write", ("b", 10)), (5, "note_renamed", "b"), (5.01, "poll", None)], [["b"]]),
-    # found by a scan after a restart with an old mtime: ready at the first poll after settle on our clock
-    ([(0, "write", ("c", 10)), (100, "note", "c"), (100, "poll", None), (101, "poll", None)], [[], ["c"]]),
+    # found by a scan after a restart with an old mtime: ready at the first poll
+    ([(0, "write", ("c", 10)), (100, "note", "c"), (100, "poll", None), (101, "poll", None)], [["c"], []]),
+    # a fresh file found by a scan still waits for settle_s
+    ([(99.8, "write", ("f", 10)), (100, "note", "f"), (100, "poll", None), (100.9, "poll", None)], [[], ["f"]]),
     # vanished before it settled: forgotten, never ready
     ([(0, "write", ("d", 10)), (0, "note", "d"), (0.5, "delete", "d"), (2, "poll", None), (3, "poll", None)],
      [[], []]),

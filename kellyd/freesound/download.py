@@ -13,30 +13,25 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-import soundfile
-
 from kellyd.atomic import atomic_write_json, fsync_dir
 from kellyd.errors import InvalidInput
 from kellyd.freesound.api import SoundInfo
 from kellyd.freesound.client import Auth, FreesoundClient, LocalWriteError, copy_body
 from kellyd.freesound.staging import part_path, sidecar_path
-
-DECODE_BLOCK_FRAMES = 65_536
+from kellyd.music.audio_io import read_native
 
 
 def check_decodes(path: Path) -> float:
-    """Decode the whole file; returns its duration in seconds. Raises InvalidInput when it is not audio."""
+    """Decode the whole file; returns its duration in seconds.
+
+    Raises InvalidInput (named after the file) for what is not audio: not a
+    known format, a header that does not parse, a file shorter than its header
+    says, nothing that decodes, NaN samples (see `kellyd.music.audio_io`).
+    """
     try:
-        with soundfile.SoundFile(str(path)) as audio:
-            if audio.samplerate <= 0:
-                raise InvalidInput(f"{path.name}: sample rate {audio.samplerate} Hz")
-            frames = sum(len(block) for block in audio.blocks(blocksize=DECODE_BLOCK_FRAMES, dtype="float32"))
-            samplerate_hz = audio.samplerate
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-        raise InvalidInput(f"{path.name} does not decode as audio ({type(exc).__name__})") from None
-    if frames == 0:
-        raise InvalidInput(f"{path.name} holds no audio frames")
-    return frames / samplerate_hz
+        return read_native(path).info.duration_s
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path.name}: {exc.reason}") from None
 
 
 def sidecar_for(

@@ -8,8 +8,8 @@ tells C6 from Am7 and sus2 from the sus4 a fourth below. A frame with no
 notes scores only "N" (no chord). A Viterbi pass with `CHANGE_PENALTY` per
 change keeps a passing tone from flipping the chord for one beat.
 
-Symbols are Harte-style: `root:quality` (`Gb:maj`, `C#:min7`, `B:hdim7`) or `N`,
-roots spelled for the key (see `kellyd.music.pitch_classes`).
+Symbols are Harte-style: `root:quality` (`F#:maj`, `C#:min7`, `B:hdim7`) or `N`,
+roots in the canonical spelling of `kellyd.music.pitch_classes`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from kellyd.music.pitch_classes import Mode, key_signature, pitch_name
+from kellyd.music.pitch_classes import Mode, pitch_name
 from kellyd.music.viterbi import runs, viterbi_constant_switch
 
 QUALITIES: dict[str, tuple[int, ...]] = {
@@ -79,8 +79,9 @@ class ChordSegment:
     root: int
     quality: str | None
 
-    def symbol(self, signature: int = 0) -> str:
-        return chord_symbol(self.root, self.quality, signature)
+    @property
+    def symbol(self) -> str:
+        return chord_symbol(self.root, self.quality)
 
 
 @lru_cache(maxsize=None)
@@ -137,13 +138,13 @@ def detect_chords(pc_weight: np.ndarray, bass_pc: np.ndarray, boundaries_s: np.n
     )
 
 
-def chord_symbol(root: int, quality: str | None, signature: int = 0) -> str:
-    """Harte-style symbol, e.g. (1, "min7", 4) -> "C#:min7"; N when root < 0."""
+def chord_symbol(root: int, quality: str | None) -> str:
+    """Harte-style symbol, e.g. (1, "min7") -> "C#:min7"; N when root < 0."""
     if root < 0 or quality is None:
         return NO_CHORD
     if quality not in QUALITIES:
         raise ValueError(f"unknown chord quality {quality!r}; known: {QUALITY_NAMES}")
-    return f"{pitch_name(root, signature)}:{quality}"
+    return f"{pitch_name(root)}:{quality}"
 
 
 def chord_segments(frames: ChordFrames) -> tuple[ChordSegment, ...]:
@@ -186,8 +187,3 @@ def roman_numeral(root: int, quality: str, tonic_pc: int, mode: Mode) -> str:
     if quality in _MINOR_LIKE:
         numeral = numeral.lower()
     return f"{numeral}{_NUMERAL_SUFFIX[quality]}"
-
-
-def key_signature_for(tonic_pc: int | None, mode: Mode | None) -> int:
-    """Key signature to spell chord roots with; 0 (neutral spelling) without a key."""
-    return key_signature(tonic_pc, mode) if tonic_pc is not None and mode is not None else 0

@@ -53,7 +53,6 @@ SAME_ONSET_S = 0.025
 MAX_METRICAL_DEPTH = 4
 
 GrooveType = Literal["straight", "swing", "shuffle", "laid_back", "rushed"]
-GROOVE_TYPES: tuple[GrooveType, ...] = ("straight", "swing", "shuffle", "laid_back", "rushed")
 
 
 @dataclass(frozen=True)

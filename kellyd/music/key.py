@@ -26,7 +26,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from kellyd.music.pitch_classes import Mode, key_name
+from kellyd.music.pitch_classes import Mode, pitch_name
 from kellyd.music.viterbi import runs, viterbi_constant_switch
 
 PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -60,8 +60,8 @@ class KeyEstimate:
 
     @property
     def name(self) -> str:
-        """The tonic as spelled in labels, e.g. "Gb"."""
-        return key_name(self.tonic_pc, self.mode)
+        """The tonic as spelled in labels, e.g. "F#" (see `kellyd.music.pitch_classes`)."""
+        return pitch_name(self.tonic_pc)
 
     @property
     def confidence(self) -> float:
@@ -76,7 +76,7 @@ class KeySegment:
     mode: Mode
 
     def to_json(self) -> dict:
-        return {"start_s": self.start_s, "end_s": self.end_s, "key": key_name(self.tonic_pc, self.mode), "mode": self.mode}
+        return {"start_s": self.start_s, "end_s": self.end_s, "key": pitch_name(self.tonic_pc), "mode": self.mode}
 
 
 @lru_cache(maxsize=None)

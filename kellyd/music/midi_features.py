@@ -23,7 +23,7 @@ from kellyd.errors import InvalidInput
 from kellyd.music import chords as chord_mod
 from kellyd.music.dynamics import accent_share, articulation, velocity_curve, velocity_stats
 from kellyd.music.extracted import Extracted
-from kellyd.music.groove import GROOVE_TYPES, GrooveStats, analyse_groove
+from kellyd.music.groove import GrooveStats, analyse_groove
 from kellyd.music.key import KeyEstimate, KeySegment, estimate_key, key_segments
 from kellyd.music.midi_io import read_score
 from kellyd.music.midi_vector import (
@@ -48,6 +48,7 @@ from kellyd.music.stats import (
     polyphony,
 )
 from kellyd.music.tempo import BeatGrid, TempoResult, beats_per_bar, main_time_signature, resolve_tempo
+from kellyd.taxonomy import GROOVE_TYPES
 
 MIN_GROOVE_ONSETS = 8
 # Longest piece whose beats get chords; a longer one is analysed on its first part only.
@@ -94,8 +95,10 @@ def _harmony(pitched: Notes, grid: BeatGrid, bar_beats: float, end_s: float):
     last_beat = float(grid.to_beats(end_s))
     bars = _beat_boundaries(grid, first_beat, last_beat, bar_beats)
     segments = key_segments(pitch_class_time(pitched, bars), bars)
-    last_beat = min(last_beat, np.floor(first_beat) + MAX_CHORD_BEATS)
-    beats = _beat_boundaries(grid, first_beat, last_beat, 1.0)
+    # Chords cover the piece from time 0, so leading silence reads as N rather than as nothing.
+    chord_first_beat = min(first_beat, float(grid.to_beats(0.0)))
+    last_beat = min(last_beat, np.floor(chord_first_beat) + MAX_CHORD_BEATS)
+    beats = _beat_boundaries(grid, chord_first_beat, last_beat, 1.0)
     frames = chord_mod.detect_chords(pitch_class_time(pitched, beats), bass_pitch_class(pitched, beats), beats)
     return key, segments, frames
 
@@ -115,8 +118,7 @@ def _chord_outputs(frames, segments, key: KeyEstimate | None, bar_beats: float) 
     listed = []
     for seg in chord_mod.chord_segments(frames):
         local = _key_at(segments, seg.start_s, key)
-        signature = chord_mod.key_signature_for(*(local or (None, None)))
-        entry = {"start_s": seg.start_s, "end_s": seg.end_s, "chord": seg.symbol(signature)}
+        entry = {"start_s": seg.start_s, "end_s": seg.end_s, "chord": seg.symbol}
         if seg.quality is not None and local is not None:
             entry["roman"] = chord_mod.roman_numeral(seg.root, seg.quality, local[0], local[1])
         listed.append(entry)

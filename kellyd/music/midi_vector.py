@@ -43,9 +43,9 @@ from typing import Mapping
 import numpy as np
 
 from kellyd.music.chords import QUALITY_NAMES
-from kellyd.music.groove import GROOVE_TYPES
-from kellyd.music.pitch_classes import SHARP_NAMES
+from kellyd.music.pitch_classes import expand_frame_runs
 from kellyd.music.stats import CURVE_POINTS, MAX_INTERVAL
+from kellyd.taxonomy import GROOVE_TYPES, PITCH_CLASS_NAMES
 
 ROLL_FRAMES_PER_BEAT = 4
 MAX_ROLL_FRAMES = 8192
@@ -63,13 +63,13 @@ def _vector(block: str, suffixes) -> list[tuple[str, tuple[str, ...]]]:
 FEATURE_BLOCKS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
     _scalars("duration_s", "note_count", "pitched_note_count", "drum_note_count", "note_density_per_s")
     + _scalars("pitch_min", "pitch_max", "pitch_range", "pitch_mean", "pitch_std", "polyphony_mean", "polyphony_max")
-    + _vector("pitch_class", SHARP_NAMES)
+    + _vector("pitch_class", PITCH_CLASS_NAMES)
     + _vector("interval", [f"{i:+d}" for i in range(-MAX_INTERVAL, MAX_INTERVAL + 1)])
     + _vector("contour", range(CURVE_POINTS))
     + _vector("velocity_curve", range(CURVE_POINTS))
     + _scalars("tempo_bpm", "tempo_from_onsets", "grid_fit", "beats_per_bar", "ts_numerator", "ts_denominator")
     + _scalars("key_defined")
-    + _vector("key_tonic", SHARP_NAMES)
+    + _vector("key_tonic", PITCH_CLASS_NAMES)
     + _scalars("key_minor", "key_confidence", "key_margin", "key_changes")
     + _vector("chord_quality", QUALITY_NAMES)
     + _scalars("no_chord_share", "chord_changes_per_bar", "swing_defined", "swing_ratio", "swing_beat_share")
@@ -136,9 +136,6 @@ def piano_roll(
         return roll
     lo = np.clip(first_frame, 0, n_frames)
     hi = np.clip(last_frame + 1, 0, n_frames)
-    count = np.maximum(hi - lo, 0)
-    note = np.repeat(np.arange(len(pitch)), count)
-    run_start = np.cumsum(count) - count
-    frame = lo[note] + (np.arange(len(note)) - run_start[note])
+    note, frame = expand_frame_runs(lo, hi - lo)
     np.maximum.at(roll, (pitch[note].astype(np.int64), frame), np.clip(velocity[note], 0, 127).astype(np.uint8))
     return roll

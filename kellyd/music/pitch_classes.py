@@ -1,12 +1,10 @@
-"""Pitch classes: names and spelling, and how long each pitch class sounds in each time frame.
+"""Pitch classes: names, and how long each pitch class sounds in each time frame.
 
-Spelling used in every label kellyd writes:
-- keys take the conventional tonic of the key signature with the fewest
-  accidentals; at six (F#/Gb major, D#/Eb minor) the flat side wins:
-  major C Db D Eb E F Gb G Ab A Bb B, minor C C# D Eb E F F# G G# A Bb B;
-- chord roots follow the key's side: sharps in sharp keys, flats in flat keys,
-  and C Db D Eb E F F# G Ab A Bb B in C major / A minor or without a key.
-Parsing accepts any spelling (`B#`, `Cb`, `Ebb`...).
+Every label kellyd writes spells a pitch class one way, the project's canonical
+spelling `kellyd.taxonomy.PITCH_CLASS_NAMES` (C C# D Eb E F F# G Ab A Bb B),
+whatever the key: the same key or chord root is then the same label whichever
+file, folder or extractor it came from. Parsing accepts any spelling
+(`Gb`, `B#`, `Cb`, `Ebb`...).
 """
 
 from __future__ import annotations
@@ -16,34 +14,17 @@ from typing import Literal
 import numpy as np
 
 from kellyd.music.notes import Notes
+from kellyd.taxonomy import PITCH_CLASS_NAMES
 
 Mode = Literal["major", "minor"]
 
-SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
-NEUTRAL_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
-def key_signature(tonic_pc: int, mode: Mode) -> int:
-    """Accidentals of the key signature: sharps > 0, flats < 0 (Gb major / Eb minor: -6)."""
-    _check_pc(tonic_pc)
-    major_tonic = tonic_pc if mode == "major" else (tonic_pc + 3) % 12
-    fifths = (7 * major_tonic) % 12
-    return fifths - 12 if fifths >= 6 else fifths
-
-
-def pitch_name(pc: int, signature: int = 0) -> str:
-    """Name of pitch class `pc` spelled for a key signature (see the module docstring)."""
+def pitch_name(pc: int) -> str:
+    """Canonical name of pitch class `pc` (0..11), e.g. 6 -> "F#", 3 -> "Eb"."""
     _check_pc(pc)
-    names = SHARP_NAMES if signature > 0 else FLAT_NAMES if signature < 0 else NEUTRAL_NAMES
-    return names[pc % 12]
-
-
-def key_name(tonic_pc: int, mode: Mode) -> str:
-    """The tonic name of a key, e.g. (6, "major") -> "Gb", (1, "minor") -> "C#"."""
-    sig = key_signature(tonic_pc, mode)
-    return (SHARP_NAMES if sig > 0 else FLAT_NAMES)[tonic_pc]
+    return PITCH_CLASS_NAMES[int(pc)]
 
 
 def parse_pitch_name(name: str) -> int:
@@ -66,6 +47,18 @@ def _check_pc(pc: int) -> None:
         raise ValueError(f"pitch class must be in 0..11, got {pc!r}")
 
 
+def expand_frame_runs(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(item index, frame index) pairs for items covering frames first[i] .. first[i] + count[i] - 1.
+
+    The vectorised form of `for i: for f in range(first[i], first[i] + count[i])`;
+    a count <= 0 gives no pair.
+    """
+    count = np.maximum(np.asarray(count, dtype=np.int64), 0)
+    item = np.repeat(np.arange(len(count)), count)
+    run_start = np.cumsum(count) - count
+    return item, np.asarray(first, dtype=np.int64)[item] + (np.arange(len(item)) - run_start[item])
+
+
 def _note_frame_overlaps(notes: Notes, boundaries_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every (note, frame) pair that overlaps: note index, frame index, overlap in seconds."""
     n_frames = len(boundaries_s) - 1
@@ -74,11 +67,7 @@ def _note_frame_overlaps(notes: Notes, boundaries_s: np.ndarray) -> tuple[np.nda
         return empty, empty, np.zeros(0)
     first = np.clip(np.searchsorted(boundaries_s, notes.start_s, side="right") - 1, 0, n_frames - 1)
     last = np.clip(np.searchsorted(boundaries_s, notes.end_s, side="left") - 1, first, n_frames - 1)
-    count = last - first + 1
-    note_idx = np.repeat(np.arange(len(notes)), count)
-    # Frame of each pair: the note's first frame plus its rank within the note's run.
-    run_start = np.cumsum(count) - count
-    frame_idx = first[note_idx] + (np.arange(len(note_idx)) - run_start[note_idx])
+    note_idx, frame_idx = expand_frame_runs(first, last - first + 1)
     lo = np.maximum(notes.start_s[note_idx], boundaries_s[frame_idx])
     hi = np.minimum(notes.end_s[note_idx], boundaries_s[frame_idx + 1])
     return note_idx, frame_idx, np.maximum(hi - lo, 0.0)

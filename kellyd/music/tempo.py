@@ -1,18 +1,26 @@
 """Tempo, beat grid and meter of a score, in seconds.
 
 A beat is a quarter note (MIDI's beat). The tempo map of the file gives the
-beat grid directly. When the file only carries the MIDI default (no tempo
-event, or a single one at 120 bpm), the default is kept if the notes sit on its
-grid (a sequenced file plays at 120 bpm whatever its style); otherwise the
-tempo and the beat phase are estimated from the onsets.
+tempo label (its time-weighted median) and the beat grid; the grid is moved to
+the music when the notes sit between its beats (a pickup). When the file only
+carries the MIDI default (no tempo event, or a single one at 120 bpm), the
+default is kept if the notes sit on its grid (a sequenced file plays at
+120 bpm whatever its style) or there are too few notes to contradict it;
+otherwise the tempo and the beat phase are estimated from the onsets.
 
-Onset estimator: the onsets, weighted by velocity, are binned at `HOP_S` and
-smoothed by a Gaussian of `SMOOTH_S` (micro-timing tolerance); the
-autocorrelation of that envelope (unbiased, through the FFT) is scored at each
-candidate beat period P as ACF(P) + ACF(2P) + 0.5 ACF(P/2) (beat, half bar,
-eighth), times a log-normal tempo prior centred at `PRIOR_BPM` with a spread of
-`PRIOR_OCTAVES` octaves. The beat phase is the peak of the velocity-weighted
-histogram of onset phases modulo P.
+`grid_fit` (0..1) says how well onsets sit on a grid's sixteenths or eighth
+triplets; it is also a feature (near 1 for quantised files).
+
+Onset estimator: the onsets, weighted by the square root of their weight
+(velocity), are binned at `HOP_S` and smoothed by a Gaussian of `SMOOTH_S`
+(micro-timing tolerance); the autocorrelation of that envelope (unbiased,
+through the FFT) is scored at each candidate beat period P as
+ACF(P) + 0.5 ACF(2P) + 0.5 ACF(P/2) + 0.25 ACF(P/4) (beat, half bar, eighth,
+sixteenth), times a log-normal tempo prior centred at `PRIOR_BPM` with a spread
+of `PRIOR_OCTAVES` octaves. The beat phase is the peak of the weighted
+histogram of onset phases modulo P. On the 1,150 Groove MIDI performances it
+finds the labelled tempo (acc1) for about 83 % of the beats and 62 % of the
+short fills (bench/accuracy_midi.py).
 """
 
 from __future__ import annotations
@@ -31,14 +39,18 @@ MAX_BPM = 240.0
 PRIOR_BPM = 120.0
 PRIOR_OCTAVES = 1.0
 CANDIDATES_PER_OCTAVE = 480
+# (multiple of the beat period, weight) summed into a candidate's score: beat, half bar, eighth, sixteenth.
+PERIOD_MULTIPLES = ((1.0, 1.0), (2.0, 0.5), (0.5, 0.5), (0.25, 0.25))
 # Fewer onsets than this carry no usable periodicity.
 MIN_ONSETS_FOR_ESTIMATE = 4
 # Subdivisions checked when deciding whether onsets sit on a grid: 16ths and eighth triplets.
 GRID_SUBDIVISIONS = (4, 3)
-# Chance level of the grid coherence is about 1/sqrt(n); a grid is "fitted" above
-# max(GRID_FIT_FLOOR, GRID_FIT_CHANCE_FACTOR / sqrt(n_eff)) (about the 95th percentile of random onsets).
+# A grid is "fitted" above max(GRID_FIT_FLOOR, GRID_FIT_CHANCE_FACTOR / sqrt(n_eff)): for n random
+# onsets, 99 % of fits stay below 1.8 / sqrt(n) (simulated, n = 8..300).
 GRID_FIT_FLOOR = 0.3
-GRID_FIT_CHANCE_FACTOR = 2.0
+GRID_FIT_CHANCE_FACTOR = 1.8
+# A default tempo is only overridden by an estimate from at least this many onsets.
+MIN_ONSETS_TO_OVERRIDE = 16
 # Tempo ratios under which two estimates name the same pulse at another metrical level ("acc2").
 METRICAL_RATIOS = (1.0, 2.0, 0.5, 3.0, 1.0 / 3.0)
 ACC1_TOLERANCE = 0.04
@@ -206,11 +218,12 @@ def estimate_tempo(onset_s: np.ndarray, weight: np.ndarray | None = None) -> Tem
     onset_s, weight = onset_s[order], weight[order]
     if len(onset_s) < MIN_ONSETS_FOR_ESTIMATE or onset_s[-1] - onset_s[0] < 60.0 / MAX_BPM:
         return TempoEstimate(DEFAULT_TEMPO_BPM, float(onset_s[0]) if len(onset_s) else 0.0, 0.0)
-    acf = _envelope_autocorrelation(onset_s, weight)
+    # Square-root compression: a loud backbeat should not drown the quieter subdivisions out.
+    acf = _envelope_autocorrelation(onset_s, np.sqrt(np.maximum(weight, 0.0)))
     n_cand = int(CANDIDATES_PER_OCTAVE * np.log2(MAX_BPM / MIN_BPM)) + 1
     bpm = np.exp(np.linspace(np.log(MIN_BPM), np.log(MAX_BPM), n_cand))
     period_s = 60.0 / bpm
-    score = _acf_at(acf, period_s) + _acf_at(acf, 2 * period_s) + 0.5 * _acf_at(acf, 0.5 * period_s)
+    score = sum(w * _acf_at(acf, multiple * period_s) for multiple, w in PERIOD_MULTIPLES)
     prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
     best = int(np.argmax(score * prior))
     period = float(period_s[best])
@@ -243,42 +256,59 @@ def phase_offset_beats(onset_beats: np.ndarray, weight: np.ndarray) -> float:
     return float((peak + 0.5) % 1.0 - 0.5)
 
 
-def resolve_tempo(tempo: TempoMap, onset_s: np.ndarray, weight: np.ndarray, end_s: float) -> TempoResult:
-    """Pick the tempo label and beat grid of a score from its tempo map and onsets (seconds).
+def _align_grid(grid: BeatGrid, onset_s: np.ndarray, weight: np.ndarray, bpm: float) -> tuple[BeatGrid, float, float]:
+    """(grid, fit, shift in beats): the grid moved to the onsets' beat phase when its own beats fall
+    between them (a pickup, or leading silence that is not a whole number of beats), else unchanged.
 
-    A real tempo map wins. A default-only map is kept when the onsets sit on its
-    grid, or when the onset estimate names the same pulse at another metrical
-    level; otherwise the onset estimate and its phase give the grid.
+    Only a shift beyond `MAX_TIMING_FEEL_S` that makes the grid fit counts, so
+    a player's deliberate lag or push stays measurable as micro-timing.
     """
-    map_grid = BeatGrid.from_tempo_map(tempo)
+    fit = grid_fit(onset_s, weight, grid)
+    threshold = grid_fit_threshold(weight)
+    if fit >= threshold:
+        return grid, fit, 0.0
+    offset = phase_offset_beats(grid.to_beats(onset_s), weight)
+    shifted = grid.shifted(offset)
+    shifted_fit = grid_fit(onset_s, weight, shifted)
+    if shifted_fit >= threshold and abs(offset) * 60.0 / bpm > MAX_TIMING_FEEL_S:
+        return shifted, shifted_fit, offset
+    return grid, fit, 0.0
+
+
+def resolve_tempo(tempo: TempoMap, onset_s: np.ndarray, weight: np.ndarray, end_s: float) -> TempoResult:
+    """Pick the tempo label and beat grid of a score from its tempo map and onsets (seconds, (n,)),
+    with onset weights (n,) such as velocity / 127.
+
+    A real tempo map wins (its grid aligned with `_align_grid`). A default-only
+    map is kept when the onsets sit on its grid, when there are fewer than
+    `MIN_ONSETS_TO_OVERRIDE` onsets to contradict it, or when the onset
+    estimate names the same pulse at another metrical level; otherwise the
+    onset estimate and its phase give the tempo and the grid.
+    """
+    onset_s = np.asarray(onset_s, dtype=np.float64)
+    weight = np.asarray(weight, dtype=np.float64)
+    if onset_s.shape != weight.shape:
+        raise ValueError(f"onset_s has shape {onset_s.shape} but weight has {weight.shape}")
     start_s = float(np.min(onset_s)) if len(onset_s) else 0.0
     map_bpm = map_tempo_bpm(tempo, start_s, max(end_s, start_s))
-    fit = grid_fit(onset_s, weight, map_grid)
-    threshold = grid_fit_threshold(weight)
+    map_source: TempoSource = "default" if tempo.is_default_only else "tempo_map"
     if len(onset_s) < MIN_ONSETS_FOR_ESTIMATE:
-        return TempoResult(map_bpm, "default" if tempo.is_default_only else "tempo_map", map_grid, fit)
-    if fit < threshold:
-        # The map's tempo may be right while its beats fall between the music's
-        # (a pickup, or leading silence that is not a whole number of beats).
-        offset = phase_offset_beats(map_grid.to_beats(onset_s), weight)
-        shifted = map_grid.shifted(offset)
-        shifted_fit = grid_fit(onset_s, weight, shifted)
-        offset_s = abs(offset) * 60.0 / map_bpm
-        if shifted_fit >= threshold and offset_s > MAX_TIMING_FEEL_S:
-            map_grid, fit, shift = shifted, shifted_fit, offset
-        else:
-            shift = 0.0
-    else:
-        shift = 0.0
+        grid = BeatGrid.from_tempo_map(tempo)
+        return TempoResult(map_bpm, map_source, grid, grid_fit(onset_s, weight, grid))
+    grid, fit, shift = _align_grid(BeatGrid.from_tempo_map(tempo), onset_s, weight, map_bpm)
     if not tempo.is_default_only:
-        return TempoResult(map_bpm, "tempo_map", map_grid, fit, shift)
-    if fit >= threshold:
-        return TempoResult(map_bpm, "default_confirmed", map_grid, fit, shift)
+        return TempoResult(map_bpm, "tempo_map", grid, fit, shift)
+    if fit >= grid_fit_threshold(weight):
+        return TempoResult(map_bpm, "default_confirmed", grid, fit, shift)
+    if len(onset_s) < MIN_ONSETS_TO_OVERRIDE:
+        return TempoResult(map_bpm, "default", grid, fit, shift)
     estimate = estimate_tempo(onset_s, weight)
-    if estimate.strength <= 0 or metrically_related(estimate.bpm, map_bpm):
-        return TempoResult(map_bpm, "default_confirmed" if estimate.strength > 0 else "default", map_grid, fit, shift)
-    grid = BeatGrid.constant(estimate.bpm, estimate.phase_s)
-    return TempoResult(estimate.bpm, "onsets", grid, grid_fit(onset_s, weight, grid))
+    if estimate.strength <= 0:
+        return TempoResult(map_bpm, "default", grid, fit, shift)
+    if metrically_related(estimate.bpm, map_bpm):
+        return TempoResult(map_bpm, "default_confirmed", grid, fit, shift)
+    onset_grid = BeatGrid.constant(estimate.bpm, estimate.phase_s)
+    return TempoResult(estimate.bpm, "onsets", onset_grid, grid_fit(onset_s, weight, onset_grid))
 
 
 def main_time_signature(signatures: tuple[TimeSignature, ...], end_s: float) -> TimeSignature:

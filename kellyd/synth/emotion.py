@@ -131,7 +131,7 @@ EMOTION_PROFILES: dict[str, EmotionProfile] = {
                  ["i viio7 i viio7/V V", "i bII iio V"]),
     # --- surprise and its family: sudden contrasts, chromatic mediants ---
     "surprise": _p("major", (112, 140), (56, 112), "mixed", "pulse", "busy", 72,
-                   ["I bIII IV V", "I bVI bVII I V"]),
+                   ["I IV V7/vi vi V", "I bVI bVII I V"]),
     "amazement": _p("major", (96, 120), (60, 100), "legato", "arpeggio", "even", 76,
                     ["I III IV V", "I bVI IV V I"]),
     "shock": _p("minor", (128, 156), (70, 127), "staccato", "eighths", "sparse", 62,

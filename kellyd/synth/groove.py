@@ -5,7 +5,8 @@ All timing is in beats, then seconds; the micro-timing is in milliseconds.
 - straight: rock/pop beat, even eighths (swing ratio 0.5).
 - swing: jazz ride pattern ("ding, ding-da ding") with the offbeat eighth at
   2/3 of the beat, i.e. 2:1 long:short eighths (swing ratio 0.667), hi-hat on
-  2 and 4, feathered kick, light snare comping on swung offbeats.
+  2 and 4, feathered kick, light snare comping with the ride's skip notes; only
+  beats 2 and 4 carry a swung offbeat (a shuffle swings every beat).
 - shuffle: every eighth swung 2:1 on the hi-hat, backbeat snare with ghost notes.
 - laid_back: the straight beat played behind the grid by N ms (N drawn per piece).
 - rushed: the straight beat played ahead of the grid by N ms.
@@ -39,7 +40,7 @@ GROOVE_TEMPO_BPM: dict[str, tuple[float, float]] = {
 # Signed offset from the grid in ms: positive is behind the beat.
 MICROTIMING_MS: dict[str, tuple[float, float]] = {
     "straight": (0.0, 0.0), "swing": (0.0, 0.0), "shuffle": (0.0, 0.0),
-    "laid_back": (15.0, 35.0), "rushed": (-30.0, -12.0),
+    "laid_back": (20.0, 40.0), "rushed": (-40.0, -20.0),
 }
 HUMANISE_MS = 2.0
 HIT_BEATS = 0.25  # a drum hit's written length
@@ -66,8 +67,12 @@ def _swing_bar(rng: np.random.Generator, beats: int) -> list[Hit]:
         if beat % 2:
             hits += [(RIDE, beat, True, 66), (PEDAL_HAT, beat, False, 70)]
         hits.append((KICK, beat, False, 38))  # feathered
-    for beat in rng.choice(beats, size=2, replace=False):
-        hits.append((SNARE, int(beat), True, 52))  # comping on a swung offbeat
+    # Snare comping: with the ride's skip note on a swung "and" of 2 or 4, now and
+    # then a drop on a downbeat; the other beats' offbeats stay empty.
+    skip_beats = [beat for beat in range(beats) if beat % 2]
+    hits.append((SNARE, int(skip_beats[rng.integers(len(skip_beats))]), True, 52))
+    if rng.random() < 0.3:
+        hits.append((SNARE, int(rng.integers(beats)), False, 58))
     return hits
 
 

@@ -172,31 +172,23 @@ def collapse(items: Sequence[str]) -> list[str]:
     return [x for i, x in enumerate(items) if i == 0 or x != items[i - 1]]
 
 
+CADENCE_DOMINANT = "V7"
+_DOMINANTS = frozenset({"V", "V7"})
+MIN_SLOTS_FOR_CADENCE = 4
+
+
 def fill_slots(progression: Sequence[str], slots: int, tonic: str, *, closing_slots: int = 1) -> list[str]:
-    """The progression repeated over the first slots, then `closing_slots` of the tonic to close."""
+    """`slots` numerals: the progression repeated, a V7 -> tonic cadence, the tonic held `closing_slots`.
+
+    The cadence is what makes the key unmistakable at the end, whatever
+    colour the progression has; it is left out when the progression already
+    reaches a dominant there, or when the piece is too short to carry it.
+    """
     closing = min(closing_slots, slots)
     body = [progression[i % len(progression)] for i in range(slots - closing)]
+    if slots >= MIN_SLOTS_FOR_CADENCE and len(body) >= 2 and body[-1] not in _DOMINANTS:
+        body[-1] = CADENCE_DOMINANT
     return body + [tonic] * closing
-
-
-# --- the harmony generator ---------------------------------------------------------
-
-# Progressions the harmony generator draws from, per mode: diatonic cadences,
-# borrowed chords (iv, bVI, bVII in major), secondary dominants, leading-tone sevenths.
-HARMONY_PROGRESSIONS: dict[str, tuple[str, ...]] = {
-    "major": (
-        "I IV V I", "I vi IV V", "I vi ii V7", "I ii7 V7 I", "I IV ii V", "I V vi IV",
-        "I iii IV V", "I IV iv I", "I bVII IV I", "I bVI bVII I", "I V/V V I", "I vi V7/V V7",
-        "I V7/vi vi IV V", "I IVmaj7 V7 I", "I viio7/V V I", "I V7/IV IV V7", "I ii V/V V",
-        "I vi IV viio I", "I iiø7 V7 I", "I Vsus4 V I",
-    ),
-    "minor": (
-        "i iv V i", "i VI III VII", "i iv VII III", "i iiø7 V7 i", "i VI iv V", "i bII V i",
-        "i iv viio7 i", "i VII VI V", "i III iv V", "i VI iio V7", "i iv7 VII7 IIImaj7 iiø7 V7",
-        "i V7/iv iv V", "i VI V/V V", "i viio7/V V i", "i III+ VI V", "i iv i V7",
-    ),
-}
-HARMONY_TEMPO_BPM = (66.0, 120.0)
 
 
 TEXTURES: tuple[str, ...] = ("block", "pulse", "eighths", "arpeggio")
@@ -263,12 +255,12 @@ def accompaniment(
 HARMONY_PROGRESSIONS: dict[str, tuple[str, ...]] = {
     "major": (
         "I IV V I", "I vi IV V", "I vi ii V7", "I ii7 V7 I", "I IV ii V", "I V vi IV",
-        "I iii IV V", "I IV iv I", "I bVII IV I", "I bVI bVII I", "I V/V V I", "I vi V7/V V7",
-        "I V7/vi vi IV V", "I IVmaj7 V7 I", "I viio7/V V I", "I V7/IV IV V7", "I ii V/V V",
+        "I iii IV V", "I iv I V7", "I bVII IV V I", "I bVI V7 I", "I V/V V I", "I vi V7/V V7",
+        "I V7/vi vi IV V", "I IVmaj7 V7 I", "I viio7/V V I", "I V7/IV IV V7", "I IV ii V/V V7 I",
         "I vi IV viio I", "I iiø7 V7 I", "I Vsus4 V I",
     ),
     "minor": (
-        "i iv V i", "i VI III VII", "i iv VII III", "i iiø7 V7 i", "i VI iv V", "i bII V i",
+        "i iv V i", "i VI III VII V", "i iv VII III", "i iiø7 V7 i", "i VI iv V", "i bII V i",
         "i iv viio7 i", "i VII VI V", "i III iv V", "i VI iio V7", "i iv7 VII7 IIImaj7 iiø7 V7",
         "i V7/iv iv V", "i VI V/V V", "i viio7/V V i", "i III+ VI V", "i iv i V7",
     ),

@@ -6,14 +6,15 @@ objects are flattened with dots (`groove.swing_ratio`), and short numeric lists
 (histograms, curves: up to `MAX_LIST_COLUMNS` items) one column per item
 (`pitch_class_hist[3]`). Longer lists are only checked for NaN/inf. The top-level
 keys in `METADATA_KEYS` (schema version, ids, the labels the extractor proposed,
-flags) describe the file rather than the music and are not columns.
+flags) and any top-level `*_version` key describe the file rather than the music
+and are not columns.
 
 `ColumnScan` then streams over the samples once, keeping only what can still be
 true, so memory stays flat with dataset size:
 - a column is constant when every sample that has it has the same value;
 - a class label is computable from a column when the column's values map one to
   one onto the classes (each value always with the same class, as many values
-  as classes);
+  as classes, every value seen at least twice);
 - a numeric label (e.g. valence) leaks when a column equals it on every sample.
 """
 
@@ -64,7 +65,7 @@ def flatten_features(document: Mapping[str, Any]) -> tuple[dict[str, float | str
                         visit(f"{name}[{i}]", item)
 
     for key, value in document.items():
-        if key not in METADATA_KEYS:
+        if key not in METADATA_KEYS and not str(key).endswith("_version"):
             visit(str(key), value)
     return columns, non_finite
 
@@ -88,7 +89,8 @@ class ColumnScan:
         self.samples = 0
         self._first: dict[str, float | str] = {}
         self._constant: set[str] = set()
-        self._mapping: dict[str, dict[float | str, str]] = {}
+        # column -> value -> [the one class seen with it, how many samples]
+        self._mapping: dict[str, dict[float | str, list]] = {}
         self._classes_seen: dict[str, set[str]] = {}
         self._equal: dict[str, set[str]] = {label: set() for label in self.numeric_labels}
         self._equal_started: set[str] = set()
@@ -120,14 +122,16 @@ class ColumnScan:
             if name not in columns:
                 continue
             value = columns[name]
-            known = mapping.get(value)
-            if known is None:
-                mapping[value] = class_label
+            seen = mapping.get(value)
+            if seen is None:
+                mapping[value] = [class_label, 1]
                 self._classes_seen[name].add(class_label)
                 if len(mapping) > self.class_count:
                     dead.append(name)
-            elif known != class_label:
+            elif seen[0] != class_label:
                 dead.append(name)
+            else:
+                seen[1] += 1
         for name in dead:
             del self._mapping[name]
 
@@ -148,11 +152,13 @@ class ColumnScan:
         return sorted(self._constant) if self.samples >= 2 else []
 
     def label_columns(self) -> list[str]:
-        """Columns whose values map one to one onto the classes (needs two classes or more)."""
+        """Columns whose values map one to one onto the classes, each value seen at least twice
+        (one sample per value proves nothing); needs two classes or more."""
         if self.class_count < 2:
             return []
         return sorted(name for name, mapping in self._mapping.items()
-                      if len(mapping) == len(self._classes_seen[name]) == self.class_count)
+                      if len(mapping) == len(self._classes_seen[name]) == self.class_count
+                      and all(count >= 2 for _, count in mapping.values()))
 
     def equal_columns(self) -> dict[str, list[str]]:
         """Numeric label -> columns equal to it on every sample (labels that vary only)."""

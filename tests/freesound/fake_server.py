@@ -51,6 +51,7 @@ class FakeFreesound:
         self.api_key = api_key
         self.oauth_token = oauth_token
         self.preview_bytes = preview_bytes
+        self.preview_overrides: dict[int, bytes] = {}  # sound id -> other preview bytes
         self.original_bytes = original_bytes
         self.legacy_search_only = legacy_search_only
         self.retry_after_s = retry_after_s
@@ -66,7 +67,8 @@ class FakeFreesound:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._httpd.handle_error = self._handle_error  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-freesound", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="fake-freesound", daemon=True)
 
     # lifecycle ---------------------------------------------------------------
 
@@ -136,16 +138,20 @@ class FakeFreesound:
         with self._lock:
             return [s for s in self.seen if s.path.startswith(prefix)]
 
-    def max_requests_in_window(self, window_s: float) -> int:
-        """The most requests that arrived within any `window_s` span."""
+    def arrival_times(self) -> list[float]:
         with self._lock:
-            times = sorted(s.at_s for s in self.seen)
-        best, start = 0, 0
-        for end, t in enumerate(times):
-            while t - times[start] >= window_s:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
+            return [s.at_s for s in self.seen]
+
+
+def max_in_window(times_s: list[float], window_s: float) -> int:
+    """The most of `times_s` that fall within any span shorter than `window_s`."""
+    times = sorted(times_s)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 def _handler_for(server: FakeFreesound) -> type[BaseHTTPRequestHandler]:
@@ -186,7 +192,7 @@ def _handler_for(server: FakeFreesound) -> type[BaseHTTPRequestHandler]:
             elif kind == "malformed":
                 self._send(200, b'{"count": 3, "results": [{"id": 1, ')
             elif kind == "truncated":
-                self._send(200, body[: len(body) // 2], content_type="audio/mpeg", declared_length=len(body))
+                self._send(200, body[: len(body) // 2], declared_length=len(body))
                 self.close_connection = True
             elif kind == "drop":
                 self.close_connection = True
@@ -214,7 +220,8 @@ def _handler_for(server: FakeFreesound) -> type[BaseHTTPRequestHandler]:
                 self._download(int(parts.path.split("/")[3]))
             elif parts.path.startswith("/previews/"):
                 sound_id = int(parts.path.rsplit("/", 1)[1].split("-")[0])
-                self._file(("preview", sound_id), parts.path, server.preview_bytes, "audio/mpeg")
+                body = server.preview_overrides.get(sound_id, server.preview_bytes)
+                self._file(("preview", sound_id), parts.path, body, "audio/mpeg")
             elif parts.path.startswith("/files/"):
                 sound_id = int(parts.path.rsplit("/", 1)[1].split(".")[0])
                 self._file(("file", sound_id), parts.path, server.original_bytes, "audio/wav")
@@ -232,18 +239,19 @@ def _handler_for(server: FakeFreesound) -> type[BaseHTTPRequestHandler]:
                 self._json(401, {"detail": "Invalid token."})
                 return
             query, page, size = params.get("query", ""), int(params.get("page", "1")), int(params.get("page_size", "15"))
-            if self._apply_fault(("search", query, page), b""):
-                return
             results = server.queries.get(query, [])
             pages = max(1, math.ceil(len(results) / size))
             if page > pages:
-                self._json(404, {"detail": "Invalid page."})
-                return
-            next_url = None
-            if page < pages:
-                next_url = f"{server.base_url}{path}?{urlencode({**params, 'page': page + 1})}"
-            self._json(200, {"count": len(results), "next": next_url, "previous": None,
-                             "results": results[(page - 1) * size: page * size]})
+                status, payload = 404, {"detail": "Invalid page."}
+            else:
+                next_url = None
+                if page < pages:
+                    next_url = f"{server.base_url}{path}?{urlencode({**params, 'page': page + 1})}"
+                status, payload = 200, {"count": len(results), "next": next_url, "previous": None,
+                                        "results": results[(page - 1) * size: page * size]}
+            body = json.dumps(payload).encode()
+            if not self._apply_fault(("search", query, page), body):
+                self._send(status, body)
 
         def _download(self, sound_id: int) -> None:
             if self.headers.get("Authorization") != f"Bearer {server.oauth_token}" or not server.oauth_token:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -56,3 +57,13 @@ def staged(staging_root: Path) -> tuple[list[Path], list[Path], list[Path]]:
     sidecars = sorted(p for p in files if not p.name.startswith(".") and p.name.endswith(".json"))
     leftovers = sorted(p for p in files if p.name.startswith("."))
     return audio, sidecars, leftovers
+
+
+def request_times(state_db: Path) -> list[float]:
+    """The request times (clock seconds) the pull recorded in its own table."""
+    with sqlite3.connect(state_db) as db:
+        return [row[0] for row in db.execute("SELECT at_s FROM freesound_requests")]
+
+
+# Real seconds allowed between the client's decision to send and the server's stamp on arrival.
+ARRIVAL_SLACK_S = 0.1

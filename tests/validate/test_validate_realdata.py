@@ -78,7 +78,7 @@ def test_adding_100_files_moves_no_sample(groove150, realdata, tmp_path):
     root = tmp_path / "ds"
     samples = build_dataset(root, groove_entries(realdata, rows), settings=STRATIFIED)
     assert {s.sample_id: s.split for s in samples} == {s.sample_id: s.split for s in first}
-    more = pick_groove_files(realdata, {"straight": 70, "swing": 15, "shuffle": 15}, exclude=rows)
+    more = pick_groove_files(realdata, {"straight": 76, "swing": 15, "shuffle": 9}, exclude=rows)
     grown = build_dataset(root, groove_entries(realdata, more), settings=STRATIFIED, existing=samples)
     assert len(grown) == 250
     after = {s.sample_id: s.split for s in grown}

@@ -1,0 +1,199 @@
+"""Ingest benchmarks for the core daemon (issue: core), on the Groove MIDI corpus.
+
+Files used: the 1,150 MIDI files of ../shared/realdata/groove_midi/ (Groove MIDI Dataset v1.0.0,
+Magenta, CC BY 4.0). The daemon runs as a real subprocess with the chain import + annotate.
+
+Prints:
+- drop-to-manifest latency p50/p95 for single files dropped one at a time into an idle daemon
+  (target: p95 < settle_s + 0.5 s);
+- throughput for all 1,150 files dropped at once (target: >= 150 files/s on 2 cores);
+- per-file ingest cost with 1,000 vs 50,000 samples already in the catalog (target: ratio <= 1.3);
+- the idle daemon's resident memory and CPU share (targets: < 120 MB, < 1 %).
+
+Run: .venv/bin/python bench/bench_ingest.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from kellyd.catalog import Catalog  # noqa: E402
+from kellyd.sample import Sample  # noqa: E402
+from tests.daemon.harness import DaemonProcess, make_tree, wait_for  # noqa: E402
+
+REALDATA = REPO.parent / "shared" / "realdata"
+CHAIN = {"bench": {"target_model": "GroovePredictor", "chain": ["import", "annotate"]}}
+SETTLE_S = 1.0
+
+
+def groove_files() -> list[Path]:
+    return sorted(REALDATA.glob("groove_midi/**/*.mid"))
+
+
+def catalog_count(tree) -> int:
+    db = sqlite3.connect(f"file:{tree.state / 'catalog.sqlite3'}?mode=ro", uri=True, timeout=5)
+    try:
+        return db.execute("SELECT COUNT(*) FROM samples WHERE dataset_id = 'bench'").fetchone()[0]
+    finally:
+        db.close()
+
+
+def manifest_count(tree) -> int:
+    try:
+        return len(json.loads((tree.datasets / "bench" / "manifest.json").read_text())["samples"])
+    except (FileNotFoundError, json.JSONDecodeError):
+        return -1
+
+
+def latency(files: list[Path], n: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = make_tree(Path(tmp), datasets=CHAIN, settle_s=SETTLE_S)
+        daemon = DaemonProcess(tree)
+        daemon.wait_started()
+        times = []
+        try:
+            for i, src in enumerate(files[:n]):
+                dst = tree.inbox / "bench" / "swing" / src.name
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dst)
+                dropped = time.monotonic()
+                wait_for(lambda: manifest_count(tree) == i + 1, 30, "the file in the manifest", interval_s=0.005)
+                times.append(time.monotonic() - dropped)
+                time.sleep(0.3)
+        finally:
+            daemon.stop()
+    q = statistics.quantiles(times, n=20)
+    return {"files": n, "p50_s": round(statistics.median(times), 3), "p95_s": round(q[18], 3),
+            "target_p95_s": SETTLE_S + 0.5}
+
+
+def stage(files: list[Path], folder: Path) -> None:
+    for src in files:
+        style = src.name.split("_")[1].split("-")[0]
+        dst = folder / style / src.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+
+
+def drop_all(tree, files: list[Path]) -> float:
+    """Stage outside the inbox, rename into it at once; seconds until the catalog has them all."""
+    staged = tree.root / "staged"
+    stage(files, staged)
+    time.sleep(SETTLE_S + 0.1)
+    before = catalog_count(tree)
+    started = time.monotonic()
+    os.rename(staged, tree.inbox / "bench" / "batch")
+    wait_for(lambda: catalog_count(tree) >= before + len(files), 300, "all files", interval_s=0.01)
+    return time.monotonic() - started
+
+
+def throughput(files: list[Path]) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = make_tree(Path(tmp), datasets=CHAIN, settle_s=SETTLE_S)
+        daemon = DaemonProcess(tree)
+        daemon.wait_started()
+        try:
+            seconds = drop_all(tree, files)
+            wait_for(lambda: manifest_count(tree) == len(files), 120, "the manifest")
+        finally:
+            daemon.stop()
+    return {"files": len(files), "seconds": round(seconds, 2), "files_per_s": round(len(files) / seconds, 1),
+            "target_files_per_s": 150}
+
+
+def prefill(tree, n: int) -> None:
+    """n synthetic samples in the catalog (rows only), with their steps done."""
+    catalog = Catalog(tree.state / "catalog.sqlite3")
+    now = time.time()
+    with catalog.transaction():
+        for i in range(n):
+            sha = f"{i:064x}"
+            s = Sample(dataset_id="bench", origin_path="", sample_id=sha[:16], sha256=sha, kind="midi",
+                       file_path=f"raw/midi/fake/{i}.mid", annotations={"groove_type": "straight"}, split="train")
+            catalog.put_sample(s, now=now, label="straight", group_key=f"sample:{sha[:16]}")
+            for step in ("import", "annotate"):
+                catalog.record_step("bench", s.sample_id, step, 1, now)
+    catalog.close()
+
+
+def cost_at(files: list[Path], existing: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = make_tree(Path(tmp), datasets=CHAIN, settle_s=SETTLE_S)
+        tree.state.mkdir(parents=True, exist_ok=True)
+        prefill(tree, existing)
+        daemon = DaemonProcess(tree)
+        daemon.wait_started()
+        try:
+            seconds = drop_all(tree, files)
+        finally:
+            daemon.stop()
+    return seconds / len(files)
+
+
+def idle(files: list[Path]) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = make_tree(Path(tmp), datasets=CHAIN, settle_s=SETTLE_S)
+        daemon = DaemonProcess(tree)
+        daemon.wait_started()
+        try:
+            drop_all(tree, files[:50])  # warm: workers exist, as in a daemon that has worked
+            time.sleep(5)
+            proc = psutil.Process(daemon.proc.pid)
+            workers = proc.children(recursive=True)
+            cpu0 = proc.cpu_times()
+            w0 = sum(sum(w.cpu_times()[:2]) for w in workers)
+            t0 = time.monotonic()
+            time.sleep(30)
+            cpu1 = proc.cpu_times()
+            w1 = sum(sum(w.cpu_times()[:2]) for w in workers)
+            wall = time.monotonic() - t0
+            rss_mb = proc.memory_info().rss / 2**20
+            workers_rss_mb = sum(w.memory_info().rss for w in workers) / 2**20
+        finally:
+            daemon.stop()
+    cpu_share = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / wall
+    return {"daemon_rss_mb": round(rss_mb, 1), "daemon_cpu_percent": round(100 * cpu_share, 3),
+            "workers": len(workers), "workers_rss_mb": round(workers_rss_mb, 1),
+            "workers_cpu_percent": round(100 * (w1 - w0) / wall, 3), "target_rss_mb": 120, "target_cpu_percent": 1}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer files, for a smoke run")
+    args = parser.parse_args()
+    files = groove_files()
+    print(f"files: {len(files)} Groove MIDI files from {REALDATA / 'groove_midi'} (CC BY 4.0); cores: {os.cpu_count()}")
+    results = {"latency": latency(files, 10 if args.quick else 40)}
+    print("latency", results["latency"], flush=True)
+    results["throughput"] = throughput(files[:200] if args.quick else files)
+    print("throughput", results["throughput"], flush=True)
+    sample = files[:300]
+    small = cost_at(sample, 1_000)
+    large = cost_at(sample, 5_000 if args.quick else 50_000)
+    results["per_file_cost"] = {"files": len(sample), "ms_at_1000": round(1000 * small, 2),
+                                "ms_at_50000": round(1000 * large, 2), "ratio": round(large / small, 2),
+                                "target_ratio": 1.3}
+    print("per_file_cost", results["per_file_cost"], flush=True)
+    results["idle"] = idle(files)
+    print("idle", results["idle"], flush=True)
+    out = REPO / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "ingest.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
