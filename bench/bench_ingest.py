@@ -16,6 +16,7 @@ Run: .venv/bin/python bench/bench_ingest.py [--quick]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -121,7 +122,7 @@ def prefill(tree, n: int) -> None:
     now = time.time()
     with catalog.transaction():
         for i in range(n):
-            sha = f"{i:064x}"
+            sha = hashlib.sha256(str(i).encode()).hexdigest()
             s = Sample(dataset_id="bench", origin_path="", sample_id=sha[:16], sha256=sha, kind="midi",
                        file_path=f"raw/midi/fake/{i}.mid", annotations={"groove_type": "straight"}, split="train")
             catalog.put_sample(s, now=now, label="straight", group_key=f"sample:{sha[:16]}")

@@ -265,7 +265,7 @@ class Runner:
             self.counters.samples_added += 1
         if finished:
             self.counters.processed += 1
-            bound.debug("sample_done")
+            bound.info("sample_done", dataset=rt.dataset_id)
         if self.exporter is not None:
             self.exporter.mark(rt.dataset_id, [sample.sample_id, *(c.sample_id for c in children)])
 

@@ -100,7 +100,8 @@ def copy_body(response: http.client.HTTPResponse, sink: BinaryIO, *, max_bytes: 
     if expected is not None and expected > max_bytes:
         raise TooLarge(expected)
     written = 0
-    while chunk := response.read(CHUNK_BYTES):
+    # read1: whatever has arrived (up to a chunk), so the part file grows as the bytes come.
+    while chunk := response.read1(CHUNK_BYTES):
         written += len(chunk)
         if written > max_bytes:
             raise TooLarge(written)

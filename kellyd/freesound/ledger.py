@@ -80,10 +80,6 @@ class Ledger:
 
     # sounds ------------------------------------------------------------------
 
-    def known_ids(self) -> frozenset[int]:
-        """Every sound already fetched, downloaded or rejected."""
-        return frozenset(row[0] for row in self._db.execute("SELECT freesound_id FROM freesound_sounds"))
-
     def is_known(self, freesound_id: int) -> bool:
         row = self._db.execute("SELECT 1 FROM freesound_sounds WHERE freesound_id = ?", (freesound_id,)).fetchone()
         return row is not None

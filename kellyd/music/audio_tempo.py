@@ -1,7 +1,11 @@
 """Tempo and beat times of a recording from the onset envelope of its log-mel spectrogram.
 
 Onset envelope: spectral flux, the mean over mel bands of the dB rise from one
-frame to the next (falls count as zero).
+frame to the next (falls count as zero), delayed by `ONSET_DELAY_FRAMES`. A
+centred window starts to rise as soon as its leading quarter reaches a note,
+about one hop (16 ms at 16 kHz) before the onset itself; with the delay the
+envelope's peaks sit on the onsets (madmom's hand-annotated `sample.onsets`:
+mean error -9 ms without the delay, +7 ms with it).
 
 Tempo: the autocorrelation of the envelope (biased estimate, through the FFT,
 normalised to 1 at lag 0) is scored at the beat period P of each candidate
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+ONSET_DELAY_FRAMES = 1
 MIN_BPM = 40.0
 MAX_BPM = 240.0
 BPM_STEP = 0.25
@@ -45,10 +50,17 @@ class TempoEstimate:
     beat_times_s: np.ndarray
 
 
-def onset_envelope(mel_db: np.ndarray) -> np.ndarray:
-    """Spectral flux of a log-mel spectrogram (bands, frames): float32 (frames,), 0 at frame 0, never negative."""
-    rise = np.maximum(np.diff(mel_db, axis=1), 0.0)
-    return np.concatenate(([0.0], rise.mean(axis=0))).astype(np.float32)
+def onset_envelope(mel_db: np.ndarray, *, delay_frames: int = ONSET_DELAY_FRAMES) -> np.ndarray:
+    """Spectral flux of a log-mel spectrogram (bands, frames), delayed by `delay_frames`.
+
+    Returns float32 (frames,), never negative; the first `delay_frames` + 1 values are 0.
+    """
+    if delay_frames < 0:
+        raise ValueError(f"delay_frames must be >= 0, got {delay_frames!r}")
+    rise = np.maximum(np.diff(mel_db, axis=1), 0.0).mean(axis=0)
+    envelope = np.zeros(mel_db.shape[1], dtype=np.float32)
+    envelope[1 + delay_frames:] = rise[: max(0, len(rise) - delay_frames)]
+    return envelope
 
 
 def envelope_autocorrelation(envelope: np.ndarray) -> np.ndarray | None:

@@ -4,7 +4,8 @@
 """
 
 from kellyd.validate.checks import Limits
-from kellyd.validate.dataset import quarantined_file, utc_text, validate_dataset
+from kellyd.validate.dataset import quarantined_file, validate_dataset
+from kellyd.validate.html import utc_text
 from kellyd.validate.report import (
     Change,
     ClassCount,

@@ -152,19 +152,24 @@ def check_diversity(distributions: Sequence[Distribution], target: ModelTarget,
 
 # -- quality ---------------------------------------------------------------------
 
-# Severity and headline of each per-sample problem the file and annotation checks report.
-SAMPLE_PROBLEMS: dict[str, tuple[Severity, str]] = {
-    "file_missing": ("error", "files are missing"),
-    "hash_mismatch": ("error", "files do not match their recorded sha256"),
-    "unreadable": ("error", "files do not read"),
-    "features_missing": ("error", "samples have no features"),
-    "features_unreadable": ("error", "feature files do not load"),
-    "features_stale": ("error", "feature files have an old schema version (recompute features)"),
-    "non_finite_features": ("error", "samples have NaN or inf in their features"),
-    "feature_arrays_missing": ("warning", "feature arrays (.npz) are missing"),
-    "annotation_missing": ("error", "samples lack a label the model needs"),
-    "annotation_invalid": ("error", "samples have an annotation outside its range or vocabulary"),
-    "annotation_unknown": ("warning", "samples have an emotion the taxonomy does not know"),
+# Severity and headline (one sample, several samples) of each per-sample problem.
+SAMPLE_PROBLEMS: dict[str, tuple[Severity, str, str]] = {
+    "file_missing": ("error", "file is missing", "files are missing"),
+    "hash_mismatch": ("error", "file does not match its recorded sha256", "files do not match their recorded sha256"),
+    "unreadable": ("error", "file does not read", "files do not read"),
+    "features_missing": ("error", "sample has no features", "samples have no features"),
+    "features_unreadable": ("error", "feature file does not load", "feature files do not load"),
+    "features_stale": ("error", "feature file has an old schema version (recompute the features)",
+                       "feature files have an old schema version (recompute the features)"),
+    "non_finite_features": ("error", "sample has NaN or inf in its features",
+                            "samples have NaN or inf in their features"),
+    "feature_arrays_missing": ("warning", "feature array file (.npz) is missing",
+                               "feature array files (.npz) are missing"),
+    "annotation_missing": ("error", "sample lacks a label the model needs", "samples lack a label the model needs"),
+    "annotation_invalid": ("error", "sample has an annotation outside its range or vocabulary",
+                           "samples have an annotation outside its range or vocabulary"),
+    "annotation_unknown": ("warning", "sample has an emotion the taxonomy does not know",
+                           "samples have an emotion the taxonomy does not know"),
 }
 
 
@@ -175,10 +180,11 @@ def check_sample_problems(problems: Mapping[str, Sequence[tuple[str, str]]],
     for check, items in problems.items():
         if not items:
             continue
-        severity, headline = SAMPLE_PROBLEMS[check]
-        examples = "; ".join(f"{who}: {detail}" for who, detail in items[:3])
-        reasons.append(make_reason("quality", check, severity, f"{len(items):,} {headline} (e.g. {examples})",
-                                   (who for who, _ in items), limits))
+        severity, one, several = SAMPLE_PROBLEMS[check]
+        who = {w for w, _ in items}
+        examples = "; ".join(f"{w}: {detail}" for w, detail in items[:3])
+        headline = f"1 {one}" if len(who) == 1 else f"{len(who):,} {several}"
+        reasons.append(make_reason("quality", check, severity, f"{headline} ({examples})", who, limits))
     return reasons
 
 
@@ -228,8 +234,9 @@ def check_training(samples: Sequence[Sample], composition: Mapping[str, Mapping[
     classes = {label for per in composition.values() for label, n in per.items() if label and n}
     unassigned = [s.sample_id for s in samples if s.split not in SPLITS]
     if unassigned:
+        verb = "has" if len(unassigned) == 1 else "have"
         reasons.append(make_reason("training", "unassigned", "warning",
-                                   f"{_plural(len(unassigned), 'sample')} have no split yet", unassigned, limits))
+                                   f"{_plural(len(unassigned), 'sample')} {verb} no split yet", unassigned, limits))
     for split, ratio in zip(SPLITS, ratios):
         per = composition.get(split, {})
         total = sum(per.values())

@@ -13,7 +13,7 @@ import dataclasses
 import math
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -21,21 +21,13 @@ from kellyd.sample import Sample
 from kellyd.splits import SplitSettings, label_value, read_split_files
 from kellyd.validate import checks, leakage, structure
 from kellyd.validate.features import ColumnScan
+from kellyd.validate.html import utc_text
 from kellyd.validate.files import FileTask, check_files
 from kellyd.validate.measures import annotation_distributions
 from kellyd.validate.report import FileStamp, QuarantinedFile, StorageUse, ValidationReport
 from kellyd.validate.report_json import report_to_json
 from kellyd.validate.targets import annotation_problems, target_for
 from kellyd.validate.verdict import diff_reports, ordered, verdict_of
-
-
-def utc_text(moment: datetime | float) -> str:
-    """ISO 8601 UTC text with a Z ('2024-05-01T12:00:00Z') of an aware datetime or a Unix time in s."""
-    if isinstance(moment, (int, float)):
-        moment = datetime.fromtimestamp(float(moment), tz=timezone.utc)
-    if moment.tzinfo is None:
-        raise ValueError(f"a time zone is needed to write UTC times, got naive {moment.isoformat()}")
-    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def quarantined_file(item: QuarantinedFile | Mapping[str, Any] | Sequence[Any]) -> QuarantinedFile:
@@ -170,7 +162,8 @@ def validate_dataset(
     ]
     if quarantine:
         reasons.append(checks.make_reason(
-            "quality", "quarantined", "info", f"{len(quarantine):,} files were quarantined (see the list)",
+            "quality", "quarantined", "info",
+            f"{len(quarantine):,} file{' was' if len(quarantine) == 1 else 's were'} quarantined (see the list)",
             (q.path for q in quarantine), limits))
     reasons_in_order = ordered(reasons)
     report = ValidationReport(

@@ -170,7 +170,7 @@ def check_sample(root: Path, task: FileTask, *, verify_hashes: bool, schema_vers
     stamp: FileStamp | None = None
     hashed = False
     if stat is None:
-        problems.append(("file_missing", f"{task.file_path or '(no file path)'} does not exist"))
+        problems.append(("file_missing", "does not exist" if task.file_path else "the sample has no file path"))
     else:
         current = FileStamp(task.file_path, stat.st_size, stat.st_mtime_ns, task.sha256)
         if not verify_hashes and task.stamp == current:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from html import escape
 from typing import Iterable, Sequence
 
@@ -40,7 +41,7 @@ li.info { background: var(--info-bg); }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 details { margin-top: 4px; } summary { cursor: pointer; color: var(--muted); font-size: 13px; }
 details ul { margin: 4px 0 0; padding-left: 20px; max-height: 240px; overflow: auto; }
-.figures { display:grid; grid-template-columns: repeat(auto-fit, minmax(140px, 1fr)); gap: 10px; }
+.figures { display:grid; grid-template-columns: repeat(auto-fit, minmax(118px, 1fr)); gap: 10px; }
 .figure { background: var(--bg); border-radius: 8px; padding: 10px 12px; }
 .figure b { display:block; font-size: 20px; } .figure span { color: var(--muted); font-size: 12px; }
 .dists { display:grid; grid-template-columns: 2fr 1fr; gap: 12px 24px; }
@@ -95,6 +96,15 @@ def size_text(n_bytes: float) -> str:
             return f"{n_bytes:,.0f} {unit}" if unit == "B" else f"{n_bytes:,.1f} {unit}"
         n_bytes /= 1000
     raise AssertionError("unreachable")
+
+
+def utc_text(moment: datetime | float) -> str:
+    """ISO 8601 UTC text with a Z ('2024-05-01T12:00:00Z') of an aware datetime or a Unix time in s."""
+    if isinstance(moment, (int, float)):
+        moment = datetime.fromtimestamp(float(moment), tz=timezone.utc)
+    if moment.tzinfo is None:
+        raise ValueError(f"a time zone is needed to write UTC times, got naive {moment.isoformat()}")
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def page(title: str, header: str, body: str) -> str:

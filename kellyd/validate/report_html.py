@@ -28,6 +28,7 @@ VERDICT_LINE = {
     "invalid": "Do not train on this dataset until the errors below are fixed.",
 }
 LISTED_IN_PAGE = 50
+HEADLINE_CHARS = 180
 DISTRIBUTION_COLORS = {"key": PALETTE[0], "mode": PALETTE[2], "tempo": PALETTE[5]}
 DISTRIBUTION_WIDTHS = {"key": 520, "mode": 220, "tempo": 680}
 
@@ -41,9 +42,13 @@ def _count_words(report: ValidationReport) -> str:
     return ", ".join(parts) if parts else "no findings"
 
 
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip(" ,;") + "…"
+
+
 def _verdict(report: ValidationReport) -> str:
     first = next((r for r in report.reasons if r.severity != "info"), None)
-    lead = f"<p><b>{esc(first.message)}</b></p>" if first else ""
+    lead = f"<p><b>{esc(_shorten(first.message, HEADLINE_CHARS))}</b></p>" if first else ""
     content = (f'<div class="badge">{esc(VERDICT_TEXT[report.verdict])}</div>'
                f"<div><p>{esc(VERDICT_LINE[report.verdict])} ({esc(_count_words(report))})</p>{lead}</div>")
     return f'<section id="verdict" class="verdict {esc(report.verdict)}">{content}</section>'
@@ -175,20 +180,19 @@ def _change_value(value: Any) -> str:
 
 def _change_row(change: Change, kind_names: dict[str, str]) -> tuple[str, str, str, str]:
     before, after = change.before, change.after
+    is_storage = change.kind == "storage"
+    show = size_text if is_storage else _change_value
     arrow = ""
     if isinstance(before, (int, float)) and isinstance(after, (int, float)):
         delta = after - before
-        sign = "up" if delta > 0 else "down"
-        text = f"{delta:+,}" if isinstance(delta, int) else f"{delta:+.3f}"
-        arrow = f' <span class="{sign}">({esc(text)})</span>'
-    subject = change.subject
-    if change.kind == "storage":
-        before_text, after_text = size_text(before), size_text(after)
-        subject = "bytes used"
-    else:
-        before_text, after_text = _change_value(before), _change_value(after)
-    return (esc(kind_names.get(change.kind, change.kind)), f"<code>{esc(subject)}</code>", esc(before_text),
-            esc(after_text) + arrow)
+        if is_storage:
+            text = ("+" if delta > 0 else "-") + size_text(abs(delta))
+        else:
+            text = f"{delta:+,}" if isinstance(delta, int) else f"{delta:+.3f}"
+        arrow = f' <span class="{"up" if delta > 0 else "down"}">({esc(text)})</span>'
+    subject = "bytes used" if is_storage else change.subject
+    return (esc(kind_names.get(change.kind, change.kind)), f"<code>{esc(subject)}</code>", esc(show(before)),
+            esc(show(after)) + arrow)
 
 
 def _changes(report: ValidationReport) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
 
-from kellyd.validate.html import esc, figure, page, section, table
+from kellyd.validate.html import esc, figure, page, section, table, utc_text
 from kellyd.validate.svg import PALETTE, Series, line_chart
 
 ActivityRow = tuple["float | datetime", int, int, int]
@@ -73,7 +73,8 @@ def bucket_activity(history: Sequence[ActivityRow], *, max_points: int = 240) ->
     gaps = sorted(b[0] - a[0] for a, b in zip(rows, rows[1:]) if b[0] > a[0])
     first_gap = gaps[len(gaps) // 2] if gaps else 60.0
     start, end = rows[0][0] - first_gap, rows[-1][0]
-    width = max((end - start) / max_points, first_gap)
+    # A whole number of row intervals per bucket, so buckets do not alternate between 1 and 2 rows.
+    width = first_gap * max(1, math.ceil((end - start) / (first_gap * max_points)))
     n = max(1, math.ceil((end - start) / width - 1e-9))
     sums = [[0, 0, -1] for _ in range(n)]
     for at, processed, errors, queue in rows:
@@ -97,7 +98,7 @@ def render_status_report(history: Sequence[ActivityRow], *, title: str = "kellyd
     processed = sum(b.processed for b in buckets)
     errors = sum(b.errors for b in buckets)
     span_s = buckets[-1].end_s - buckets[0].start_s if buckets else 0.0
-    when = f" · {now.isoformat(timespec='seconds')}" if now is not None else ""
+    when = f" · {utc_text(now)}" if now is not None else ""
     header = (f'<header class="top"><h1>{esc(title)}</h1><div class="meta">{len(history):,} activity rows'
               f" over {span_s / 3600:.1f} h{esc(when)}</div></header>")
     if not buckets:

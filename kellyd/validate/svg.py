@@ -24,6 +24,14 @@ def color_for(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def text_color_on(fill: str) -> str:
+    """Black or white, whichever reads better on the `#rrggbb` fill (relative luminance, WCAG)."""
+    channels = [int(fill[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#111" if luminance > 0.35 else "#fff"
+
+
 def class_colors(labels: Sequence[str]) -> dict[str, str]:
     """A stable colour per class label, in the order given."""
     return {label: color_for(i) for i, label in enumerate(labels)}
@@ -73,7 +81,7 @@ class BarRow:
     target: float | None = None
 
 
-def bar_chart(rows: Sequence[BarRow], *, title: str, width: int = 680, row_h: int = 26) -> str:
+def bar_chart(rows: Sequence[BarRow], *, title: str, width: int = 900, row_h: int = 26) -> str:
     """Horizontal stacked bars with the total at the end and a dashed target marker per row."""
     label_w = min(220.0, max(60.0, max((len(r.label) for r in rows), default=4) * _CHAR_W + 12))
     right_pad = 90.0
@@ -112,7 +120,7 @@ def bar_chart(rows: Sequence[BarRow], *, title: str, width: int = 680, row_h: in
 
 
 def share_bars(rows: Sequence[tuple[str, Sequence[tuple[str, int]]]], colors: Mapping[str, str], *,
-               title: str, width: int = 680, row_h: int = 30) -> str:
+               title: str, width: int = 900, row_h: int = 30) -> str:
     """One 100 % bar per row (e.g. per split) divided by class, with the row total on the right."""
     label_w, right_pad = 60.0, 70.0
     plot_w = width - label_w - right_pad
@@ -131,12 +139,13 @@ def share_bars(rows: Sequence[tuple[str, Sequence[tuple[str, int]]]], colors: Ma
             if n <= 0 or total == 0:
                 continue
             w = plot_w * n / total
+            fill = colors.get(label, "#999999")
             body.append(f'<rect x="{_num(x)}" y="{_num(y + 4)}" width="{_num(w)}" height="{row_h - 8}" '
-                        f'fill="{colors.get(label, "#999")}"><title>{escape(label or "(unlabelled)")}: {n:,} '
+                        f'fill="{fill}"><title>{escape(label or "(unlabelled)")}: {n:,} '
                         f'({n / total:.0%})</title></rect>')
             if w > 34:
                 body.append(_text(x + w / 2, y + row_h * 0.6, f"{n / total:.0%}", anchor="middle", size=11,
-                                  fill="#fff", weight="600"))
+                                  fill=text_color_on(fill), weight="600"))
             x += w
         body.append(_text(label_w + plot_w + 8, y + row_h * 0.6, f"{total:,}", size=11, fill="#444"))
     return _svg(width, height, body, title)
@@ -180,12 +189,24 @@ class Series:
     points: tuple[tuple[float, float], ...]
 
 
+# Tick steps for time axes, in s: 1, 5, 10, 15, 30 min; 1, 2, 3, 6, 12 h; 1, 2, 7 days.
+TIME_STEPS_S: tuple[int, ...] = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+
+
+def time_ticks(t0_s: float, t1_s: float, max_ticks: int = 6) -> list[float]:
+    """Round UTC times (multiples of a step from TIME_STEPS_S) inside [t0_s, t1_s], at most max_ticks."""
+    span = max(t1_s - t0_s, 1.0)
+    step = next((s for s in TIME_STEPS_S if span / s <= max_ticks), TIME_STEPS_S[-1])
+    first = math.ceil(t0_s / step) * step
+    return [float(t) for t in range(int(first), int(t1_s) + 1, step)][:max_ticks + 1]
+
+
 def _time_label(t_s: float, span_s: float) -> str:
     moment = datetime.fromtimestamp(t_s, tz=timezone.utc)
-    return moment.strftime("%H:%M" if span_s <= 2 * 86400 else "%m-%d %H:%M")
+    return moment.strftime("%H:%M" if span_s <= 86400 else "%m-%d %H:%M")
 
 
-def line_chart(series: Sequence[Series], *, title: str, unit: str, width: int = 680, height: int = 200) -> str:
+def line_chart(series: Sequence[Series], *, title: str, unit: str, width: int = 900, height: int = 200) -> str:
     """Lines over time sharing one y axis starting at 0; x ticks in UTC."""
     left, right, top, bottom = 52.0, 14.0, 12.0, 26.0
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -204,9 +225,10 @@ def line_chart(series: Sequence[Series], *, title: str, unit: str, width: int = 
         body.append(f'<line x1="{_num(left)}" y1="{_num(y)}" x2="{_num(width - right)}" y2="{_num(y)}" '
                     f'stroke="#e3e3e3"/>')
         body.append(_text(left - 6, y + 4, f"{value:,.4g}", anchor="end", size=10, fill="#777"))
-    for tick in range(5):
-        t = t0 + span * tick / 4
-        x = left + plot_w * tick / 4
+    for t in time_ticks(t0, t1):
+        x = left + plot_w * (t - t0) / span
+        body.append(f'<line x1="{_num(x)}" y1="{_num(top + plot_h)}" x2="{_num(x)}" y2="{_num(top + plot_h + 4)}" '
+                    f'stroke="#bbb"/>')
         body.append(_text(x, height - 8, _time_label(t, span), anchor="middle", size=10, fill="#777"))
     body.append(_text(left, top - 2 + 10, unit, size=10, fill="#999", extra=' dx="4"'))
     for s in series:

@@ -35,3 +35,11 @@ def test_the_sidecar_holds_the_documented_fields():
     assert set(sidecar) == SIDECAR_FIELDS
     assert sidecar["source"] == "freesound" and sidecar["freesound_id"] == 7
     assert sidecar["license"] == "Attribution 4.0" and sidecar["tags"] == ["rain"]
+
+
+def test_an_mp3_shorter_than_its_own_header_says_is_invalid(realdata, tmp_path):
+    whole = (realdata / "mirdata" / "mtg_jamendo_moodtheme" / "948.mp3").read_bytes()
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(whole[: len(whole) // 2])  # what a server that lies about Content-Length delivers
+    with pytest.raises(InvalidInput, match="cut.mp3: truncated"):
+        check_decodes(cut)

@@ -149,3 +149,14 @@ def test_the_key_appears_in_no_log_line_report_or_file(server, settings_for, tmp
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.name == "catalog.sqlite3" for p in written) and len(written) > 24
     assert all(KEY.encode() not in p.read_bytes() for p in written)
+
+
+def test_a_preview_cut_short_under_an_honest_length_is_rejected_by_decoding(server, settings_for, tmp_path, env,
+                                                                             preview_bytes):
+    ids = populate(server, ("sad",), ("drums",))
+    cut = ids["sad drums"][0]
+    server.preview_overrides[cut] = preview_bytes[: len(preview_bytes) // 2]
+    report = pull(settings_for(server, emotions=["sad"], instruments=["drums"]), tmp_path, env)
+    assert report.combinations[0].total == 3 and report.combinations[0].skipped == {"does not decode": 1}
+    audio, _, leftovers = staged(tmp_path / "kelly")
+    assert len(audio) == 3 and leftovers == [] and all(f"/{cut}_" not in p.as_posix() for p in audio)

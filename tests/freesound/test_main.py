@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import tomli_w
@@ -15,6 +16,15 @@ from .support import KEY, populate, staged
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EMOTIONS, INSTRUMENTS = ("happy", "sad"), ("piano", "guitar")
+
+
+def wait_until(condition, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def write_config(tmp_path: Path, server, **overrides) -> Path:
@@ -53,7 +63,7 @@ def test_a_pull_killed_mid_download_resumes_to_the_target_without_duplicates(ser
         try:
             assert server.stalled.wait(30), "the pull never reached the stalled download"
             part = tmp_path / "kelly" / "emotion_samples" / "happy" / "guitar" / f".{stalled_id}.mp3.part"
-            assert part.exists()
+            assert wait_until(lambda: part.exists() and part.stat().st_size > 0), "no bytes reached the part file"
         finally:
             child.send_signal(signal.SIGKILL)
             child.wait(10)

@@ -191,3 +191,19 @@ def test_the_daily_budget_stops_the_pull_and_survives_a_restart(server, settings
     assert len(server.seen) == 5
     second = pull(settings, tmp_path, env)
     assert second.outcome == "stopped" and second.requests_made == 0 and len(server.seen) == 5
+
+
+def test_a_file_staged_just_before_a_kill_is_adopted_not_fetched_again(server, settings_for, tmp_path, env,
+                                                                       preview_bytes):
+    ids = populate(server, EMOTIONS, INSTRUMENTS)
+    first = ids["happy piano"][0]
+    folder = tmp_path / "kelly" / "emotion_samples" / "happy" / "piano"
+    folder.mkdir(parents=True)
+    (folder / f"{first}_happy_piano_take_0.mp3").write_bytes(preview_bytes)  # renamed, ledger row never written
+    (folder / f"{first}_happy_piano_take_0.mp3.json").write_text("{}")
+    (folder / f".{ids['happy piano'][1]}.mp3.part").write_bytes(preview_bytes[:100])
+    report = pull(settings_for(server), tmp_path, env)
+    assert (report.files_adopted, report.leftovers_removed) == (1, 1)
+    assert (report.combinations[0].had, report.combinations[0].downloaded) == (1, 2)
+    assert server.paths(f"/previews/{first}-") == []
+    assert len(staged(tmp_path / "kelly")[0]) == 12

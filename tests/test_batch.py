@@ -1,0 +1,91 @@
+"""One-shot commands: `kellyd import`, `kellyd dataset create`, and recompute after a version bump."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+from handlers.annotate import Annotate
+from kellyd.batch import batch_runner, run_until_idle
+from kellyd.catalog import Catalog
+from kellyd.config import load_config
+from tests.daemon.harness import DaemonProcess, make_tree, run_cli
+
+
+def _drop(realdata, folder, n=6):
+    files = sorted(realdata.glob("groove_midi/drummer1/session1/*.mid"))[:n]
+    for i, src in enumerate(files):
+        dst = folder / ("swing" if i % 2 else "straight") / src.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    return files
+
+
+def test_import_folder_copies_with_labels_from_subfolders(tmp_path, realdata):
+    tree = make_tree(tmp_path / "t")
+    src = tmp_path / "mine"
+    files = _drop(realdata, src)
+    shutil.copyfile(files[0], src / "straight" / "again.mid")
+    proc = run_cli(tree, "import", str(src), "--dataset", "mix")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"files": 7, "added": 6, "duplicates": 1, "quarantined": 0}
+    samples = tree.manifest_samples("mix")
+    assert len(samples) == 6 and all(s["source"]["type"] == "import" for s in samples)
+    assert {s["annotations"]["groove_type"] for s in samples} == {"swing", "straight"}
+    assert all(s["split"] in ("train", "val", "test") for s in samples)
+    assert len(list(src.rglob("*.mid"))) == 7, "import copies unless --move"
+
+
+def test_import_is_refused_while_the_daemon_runs(tmp_path, realdata):
+    tree = make_tree(tmp_path / "t")
+    src = tmp_path / "mine"
+    _drop(realdata, src, 1)
+    daemon = DaemonProcess(tree)
+    try:
+        daemon.wait_started()
+        proc = run_cli(tree, "import", str(src), "--dataset", "mix")
+        assert proc.returncode == 3 and "another kellyd" in proc.stderr
+    finally:
+        daemon.stop()
+
+
+def test_unknown_dataset_is_named(tmp_path):
+    tree = make_tree(tmp_path / "t")
+    proc = run_cli(tree, "import", str(tmp_path), "--dataset", "nope")
+    assert proc.returncode == 2 and "unknown dataset 'nope'" in proc.stderr
+
+
+def test_dataset_create_lays_out_the_tree_and_the_daemon_routes_to_it(tmp_path, realdata):
+    tree = make_tree(tmp_path / "t")
+    proc = run_cli(tree, "dataset", "create", "grooves", "--target-model", "GroovePredictor")
+    assert proc.returncode == 0, proc.stderr
+    root = tree.datasets / "grooves"
+    for sub in ("raw/midi", "raw/audio", "processed/features", "annotations", "splits", "reports"):
+        assert (root / sub).is_dir()
+    assert json.loads((root / "config.json").read_text())["target_model"] == "GroovePredictor"
+    src = tmp_path / "mine"
+    _drop(realdata, src, 2)
+    assert run_cli(tree, "import", str(src), "--dataset", "grooves").returncode == 0
+    samples = tree.manifest_samples("grooves")
+    originals = {s["sample_id"]: s for s in samples if s["parent_id"] is None}
+    assert len(originals) == 2
+    for child in (s for s in samples if s["parent_id"] is not None):  # the default chain augments train samples
+        assert originals[child["parent_id"]]["split"] == child["split"] == "train"
+
+
+def test_a_version_bump_recomputes_that_step(tmp_path, realdata, monkeypatch):
+    tree = make_tree(tmp_path / "t")
+    _drop(realdata, tmp_path / "mine", 3)
+    assert run_cli(tree, "import", str(tmp_path / "mine"), "--dataset", "mix").returncode == 0
+    cfg = load_config(tree.config)
+    monkeypatch.setattr(Annotate, "version", 2)
+    with batch_runner(cfg, "mix") as runner:
+        assert runner.enqueue_stale_steps(now=time.time()) == 3
+        run_until_idle(runner)
+        assert runner.enqueue_stale_steps(now=time.time()) == 0
+    catalog = Catalog(cfg.catalog_path)
+    versions = catalog.db.execute("SELECT version FROM steps WHERE handler = 'annotate'").fetchall()
+    catalog.close()
+    assert versions == [(2,), (2,), (2,)]

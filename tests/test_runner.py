@@ -1,0 +1,90 @@
+"""The runner is written against `concurrent.futures.Executor`: another executor can replace the pool."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from kellyd.batch import run_until_idle
+from kellyd.catalog import Catalog
+from kellyd.config import load_config
+from kellyd.export import Exporter
+from kellyd.outcome import StepOutcome, backoff_s, outcome_for
+from kellyd.errors import InvalidInput, TemporaryFailure
+from kellyd.runner import NewFile, Runner, build_runtime
+from tests.daemon.harness import make_tree
+
+import errno
+import pytest
+
+
+def test_runner_works_on_a_thread_pool(tmp_path, realdata):
+    tree = make_tree(tmp_path)
+    cfg = load_config(tree.config)
+    catalog = Catalog(cfg.catalog_path)
+    files = sorted(realdata.glob("groove_midi/drummer1/session1/*.mid"))[:4]
+    new = []
+    for src in files:
+        dst = tmp_path / "in" / "swing" / src.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        st = dst.stat()
+        new.append(NewFile(str(dst), st.st_size, st.st_mtime_ns, "mix", ("swing",), "import", "copy"))
+    pools = []
+
+    def factory():
+        pools.append(ThreadPoolExecutor(max_workers=2))
+        return pools[-1]
+
+    runner = Runner(cfg, catalog, {"mix": build_runtime(cfg, "mix", cfg.datasets["mix"], catalog)}, factory, None)
+    try:
+        runner.enqueue(new, now=time.time())
+        run_until_idle(runner)
+        samples = catalog.samples("mix")
+        assert len(samples) == 4 and all(s.annotations["groove_type"] == "swing" for s in samples)
+        assert runner.counters.processed == 4
+    finally:
+        for pool in pools:
+            pool.shutdown()
+        catalog.close()
+
+
+@pytest.mark.parametrize("exc, status", [
+    (InvalidInput("bad"), "invalid"),
+    (TemporaryFailure("later"), "retry"),
+    (OSError(errno.ENOSPC, "No space left on device"), "retry"),
+    (OSError(errno.EACCES, "Permission denied"), "error"),
+    (ValueError("bug"), "error"),
+    (MemoryError(), "retry"),
+])
+def test_exceptions_map_to_one_outcome_each(exc, status):
+    assert outcome_for(exc).status == status
+
+
+def test_backoff_grows_and_is_capped():
+    assert [backoff_s(n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0]
+    assert backoff_s(30) == 600.0
+    with pytest.raises(ValueError, match="0"):
+        backoff_s(0)
+
+
+def test_manifest_export_is_valid_json_and_atomic(tmp_path):
+    import hashlib
+    import json
+
+    from kellyd.export import write_manifest
+    from kellyd.sample import Sample
+
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    with catalog.transaction():
+        for i in range(3):
+            sha = hashlib.sha256(str(i).encode()).hexdigest()
+            catalog.put_sample(Sample(dataset_id="d", origin_path="", sample_id=sha[:16], sha256=sha, kind="midi",
+                                      file_path=f"raw/midi/{i}.mid", annotations={"emotion": "joy ✓"}), now=0.0)
+    assert write_manifest(catalog, "d", tmp_path / "d") == 3
+    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
+    assert manifest["dataset_id"] == "d" and len(manifest["samples"]) == 3
+    assert manifest["samples"][0]["annotations"]["emotion"] == "joy ✓"
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["manifest.json"]
+    catalog.close()
