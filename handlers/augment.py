@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from pathlib import PurePosixPath
-from typing import Any, ClassVar, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
@@ -104,8 +104,8 @@ class Augment:
         if not len(score.pitched):
             names = [n for n in names if n != "transpose"]  # drums only: transposing would change nothing
 
-        def render(transform: str, params: dict) -> bytes:
-            return midi_bytes(apply_midi(score, transform, params)[0])
+        def render(transform: str, params: dict, path: Path) -> bytes:
+            return midi_bytes(apply_midi(score, transform, params)[0], beside=path)
 
         return self._children(parent, names, render, suffix=".mid")
 
@@ -114,13 +114,14 @@ class Augment:
 
         names = [n for n in AUDIO_TRANSFORMS if n in self.ranges]
 
-        def render(transform: str, params: dict) -> bytes:
+        def render(transform: str, params: dict, path: Path) -> bytes:
             shifted, _ = apply_audio(y, sr_hz=self.sr_hz, transform=transform, params=params)
             return wav_pcm16_bytes(shifted, sr_hz=self.sr_hz)
 
         return self._children(parent, names, render, suffix=".wav")
 
-    def _children(self, parent: Sample, names: list[str], render, *, suffix: str) -> tuple[Sample, ...]:
+    def _children(self, parent: Sample, names: list[str], render: Callable[[str, dict, Path], bytes], *,
+                  suffix: str) -> tuple[Sample, ...]:
         if not names:
             return ()
         seen = {parent.sha256}
@@ -130,14 +131,14 @@ class Augment:
             rng = np.random.default_rng(seed)
             for _ in range(MAX_DRAWS_PER_CHILD):
                 transform, params = draw_plan(rng, names, self.ranges)
-                data = render(transform, params)
+                rel = AUGMENTED_DIR / f"{parent.sample_id}_a{index:02d}_{plan_slug(transform, params)}{suffix}"
+                data = render(transform, params, self.ctx.root / rel)
                 digest = hashlib.sha256(data).hexdigest()
                 if digest not in seen:
                     break
             else:
                 continue  # every draw repeated a sibling (a tiny file): fewer children, never duplicates
             seen.add(digest)
-            rel = AUGMENTED_DIR / f"{parent.sample_id}_a{index:02d}_{plan_slug(transform, params)}{suffix}"
             write_if_changed(self.ctx.root / rel, data)
             children.append(Sample(
                 dataset_id=parent.dataset_id,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kellyd.errors import AlreadyRunning, ConfigError
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY, EXIT_SKIPPED = 0, 1, 2, 3, 4
 
 
 def _config(args):
@@ -110,6 +110,28 @@ def cmd_service_install(args) -> int:
     return EXIT_OK
 
 
+def cmd_freesound_pull(args) -> int:
+    from kellyd.freesound.pull import run_pull
+    from kellyd.log import configure_logging
+
+    cfg = _config(args)
+    configure_logging(cfg.logging.format, cfg.logging.level)
+    if not cfg.freesound.enabled:
+        print("freesound pulls are disabled ([freesound] enabled = false)")
+        return EXIT_SKIPPED
+    report = run_pull(cfg.freesound, staging_root=cfg.paths.staging, state_db=cfg.catalog_path,
+                      dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(f"freesound pull {report.outcome}: {report.files_downloaded} files, "
+              f"{report.bytes_downloaded / 1e6:.1f} MB, {report.requests_made} requests"
+              + (f" ({report.reason})" if report.reason else ""))
+        for combo in report.combinations:
+            print(f"  {combo.query}: had {combo.had}, downloaded {combo.downloaded} ({combo.status})")
+    return {"completed": EXIT_OK, "skipped": EXIT_SKIPPED}.get(report.outcome, EXIT_FAILED)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kellyd", description="kellyd: a daemon that turns dropped music files "
                                      "into training datasets for the Kelly models.")
@@ -157,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
         if step == "augment":
             p.add_argument("--multiplier", type=int)
         p.set_defaults(func=cmd_step, step=step)
+
+    p = sub.add_parser("freesound", help="Freesound commands")
+    fsub = p.add_subparsers(dest="freesound_command", required=True, metavar="SUBCOMMAND")
+    f = fsub.add_parser("pull", help="pull emotion-labelled samples into the staging area")
+    f.add_argument("--dry-run", action="store_true", help="search and plan, download nothing")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_freesound_pull)
 
     p = sub.add_parser("service", help="service management")
     ssub = p.add_subparsers(dest="service_command", required=True, metavar="SUBCOMMAND")

@@ -24,6 +24,9 @@ def add_processor(processor: Callable[[Any, str, dict], dict]) -> None:
 
 
 def configure_logging(fmt: str = "auto", level: str = "info", *, stream=None) -> None:
+    from kellyd.freesound.redact import RedactingFilter, redact_secrets
+
+    add_processor(redact_secrets)  # secrets never reach a log line, whoever logs them
     stream = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
@@ -43,3 +46,6 @@ def configure_logging(fmt: str = "auto", level: str = "info", *, stream=None) ->
     )
     logging.basicConfig(level=max(_LEVELS[level], logging.WARNING), stream=stream,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

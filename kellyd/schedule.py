@@ -25,6 +25,7 @@ from kellyd.config import Config, parse_interval_s
 
 log = structlog.get_logger("kellyd.schedule")
 
+EXIT_SKIPPED = 4  # kellyd.cli: the job had nothing to do, or no credentials
 JOB_NICE = {"validate": 5, "freesound": 5, "retrain": 10}
 DETAIL_CHARS = 2000
 
@@ -57,7 +58,9 @@ def run_commands(job_id: str, commands: list[list[str]], *, timeout_s: float = 6
         nice = JOB_NICE.get(job_id, 5)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
                               preexec_fn=lambda: __import__("os").nice(nice))
-        if proc.returncode != 0:
+        if proc.returncode == EXIT_SKIPPED and status == "ok":
+            status = "skipped"
+        elif proc.returncode not in (0, EXIT_SKIPPED):
             status = "failed"
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         details.append(f"{' '.join(cmd[cmd.index('--config') + 2:])}: exit {proc.returncode}: {' | '.join(tail)}")

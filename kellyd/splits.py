@@ -221,27 +221,29 @@ def assign_new(new_samples: Sequence[Sample], *, counts: Mapping[tuple[str | Non
     """
     units = _units(new_samples, group_split=group_split, parent_split=parent_split, settings=settings)
     work = _count_rows(counts)
-
-    def originals(unit: _Unit) -> list[str]:
-        return [label_value(s, settings.label_key) for s in unit.members if not s.parent_id]
-
+    # Labels of each unit's originals (children follow and do not weigh in the balance).
+    labels_of = {key: [label_value(s, settings.label_key) for s in unit.members if not s.parent_id]
+                 for key, unit in units.items()}
     totals: Counter[str] = Counter({label: sum(row) for label, row in work.items()})
-    for unit in units.values():
-        totals.update(originals(unit))
+    for key, unit in units.items():
+        totals.update(labels_of[key])
         if unit.fixed is not None:
-            for label in originals(unit):
+            for label in labels_of[key]:
                 work[label][SPLITS.index(unit.fixed)] += 1
 
-    result: dict[str, Split] = {}
     ranked = sorted((preference(unit.key, seed=settings.seed, ratios=settings.ratios), unit.key)
                     for unit in units.values() if unit.fixed is None)
     for (_, preferred), key in ranked:
-        unit = units[key]
-        labels = originals(unit)
-        primary = min(Counter(labels).most_common(), key=lambda kv: (-kv[1], kv[0]))[0] if labels else ""
-        unit.fixed = _choose(len(labels), preferred, work[primary], totals[primary], settings.ratios)
+        labels = labels_of[key]
+        if len(set(labels)) > 1:
+            primary = min(Counter(labels).most_common(), key=lambda kv: (-kv[1], kv[0]))[0]
+        else:
+            primary = labels[0] if labels else ""
+        chosen = _choose(len(labels), preferred, work[primary], totals[primary], settings.ratios)
+        units[key].fixed = chosen
         for label in labels:
-            work[label][SPLITS.index(unit.fixed)] += 1
+            work[label][SPLITS.index(chosen)] += 1
+    result: dict[str, Split] = {}
     for unit in units.values():
         for sample in unit.members:
             result[sample.sample_id] = unit.fixed  # type: ignore[assignment]

@@ -56,9 +56,14 @@ def search_query(emotion: str, instrument: str) -> str:
     return f"{emotion.replace('_', ' ')} {instrument}"
 
 
+def _plain(number: float) -> str:
+    """2.0 -> "2", 1.5 -> "1.5", 1234567.0 -> "1234567": no exponent, no lost digits for durations."""
+    return f"{number:f}".rstrip("0").rstrip(".")
+
+
 def search_filter(settings: FreesoundSettings) -> str:
     """Duration range, plus the allowed licences when not all of them are."""
-    parts = [f"duration:[{settings.min_duration_s:g} TO {settings.max_duration_s:g}]"]
+    parts = [f"duration:[{_plain(settings.min_duration_s)} TO {_plain(settings.max_duration_s)}]"]
     if not settings.all_licenses_allowed:
         names = " OR ".join(f'"{name}"' for name in settings.licenses)
         parts.append(f"license:({names})")

@@ -24,7 +24,7 @@ import threading
 import urllib.error
 import urllib.request
 from typing import Any, BinaryIO, Callable, Literal, Mapping, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import structlog
 
@@ -54,16 +54,23 @@ class PullAborted(Exception):
 
 
 class RequestFailed(Exception):
-    """One request failed for good (after its retries); the pull goes on without it."""
+    """One request failed for good; the pull goes on without it.
 
-    def __init__(self, reason: str, *, status: int | None = None) -> None:
+    `transient`: the network or the server failed (retries ran out), as
+    opposed to an answer about this one resource (a 4xx, a bad URL).
+    """
+
+    def __init__(self, reason: str, *, transient: bool) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.status = status
+        self.transient = transient
 
 
 class NotFound(RequestFailed):
     """The server answered 404."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, transient=False)
 
 
 class RetryableBody(Exception):
@@ -76,6 +83,10 @@ class TooLarge(Exception):
     def __init__(self, size_bytes: int) -> None:
         super().__init__(f"{size_bytes} bytes is over the allowance")
         self.size_bytes = size_bytes
+
+
+class LocalWriteError(Exception):
+    """Writing on this machine failed (disk full, permissions): the pull must stop."""
 
 
 def content_length(response: http.client.HTTPResponse) -> int | None:
@@ -116,8 +127,18 @@ def copy_body(response: http.client.HTTPResponse, sink: BinaryIO, *, max_bytes: 
     return written
 
 
-class LocalWriteError(Exception):
-    """Writing on this machine failed (disk full, permissions): the pull must stop."""
+def _is_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to http(s) URLs only (the default also follows ftp:)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        if not _is_http(newurl):
+            raise urllib.error.HTTPError(newurl, code, "redirect to a non-http(s) URL refused", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _describe(exc: BaseException) -> str:
@@ -157,7 +178,7 @@ class FreesoundClient:
         self._rng = rng
         self._limits = ratelimit.RateLimits(settings.requests_per_minute, settings.requests_per_day)
         self._times = ledger.request_times(clock.time())
-        self._opener = urllib.request.build_opener()
+        self._opener = urllib.request.build_opener(_HttpOnlyRedirects)
         self._search_path = SEARCH_PATH
         self._search_confirmed = False
         self.requests_made = 0
@@ -206,6 +227,9 @@ class FreesoundClient:
         `consume` may raise RetryableBody to ask for another try; anything else
         it raises ends the exchange.
         """
+        if not _is_http(url):
+            # The URL may come from an answer: never let it reach file:, ftp: or data: handlers.
+            raise RequestFailed(f"{what}: not an http(s) URL", transient=False)
         attempts = self._settings.max_retries + 1
         for attempt in range(attempts):
             self._take_slot()
@@ -218,18 +242,18 @@ class FreesoundClient:
                 retry_after_s = parse_retry_after_s(exc.headers.get("Retry-After"), self._clock.time())
                 exc.close()
                 if status == 404:
-                    raise NotFound(f"{what}: HTTP 404", status=404) from None
+                    raise NotFound(f"{what}: HTTP 404") from None
                 if status in (401, 403) and auth != "none":
                     raise PullAborted(f"Freesound refused the credentials (HTTP {status}) for {what}") from None
                 if status != 429 and status != 408 and status < 500:
-                    raise RequestFailed(f"{what}: HTTP {status}", status=status) from None
+                    raise RequestFailed(f"{what}: HTTP {status}", transient=False) from None
                 problem = f"HTTP {status}"
             except RetryableBody as exc:
                 problem = str(exc)
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 problem = _describe(exc)
             if attempt + 1 == attempts:
-                raise RequestFailed(f"{what}: {problem} (after {attempts} attempts)")
+                raise RequestFailed(f"{what}: {problem} (after {attempts} attempts)", transient=True)
             delay_s = retry_after_s if retry_after_s is not None else backoff_delay_s(
                 attempt, base_s=self._settings.backoff_base_s, max_s=self._settings.backoff_max_s, rng=self._rng
             )
@@ -246,7 +270,10 @@ class FreesoundClient:
 
         def consume(response: http.client.HTTPResponse) -> Any:
             body = io.BytesIO()
-            copy_body(response, body, max_bytes=MAX_JSON_BYTES)
+            try:
+                copy_body(response, body, max_bytes=MAX_JSON_BYTES)
+            except TooLarge as exc:
+                raise MalformedAnswer(f"{what}: an answer of {exc.size_bytes} bytes is too large for JSON") from None
             try:
                 return json.loads(body.getvalue())
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import random
+import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,7 +51,7 @@ def utc_day(epoch_s: float) -> str:
 
 
 @contextlib.contextmanager
-def _exclusive(state_db: Path) -> Iterator[bool]:
+def exclusive_pull(state_db: Path) -> Iterator[bool]:
     """One pull at a time per state db (the daemon's job and a CLI run could overlap). Yields False when taken."""
     path = Path(state_db).with_name(Path(state_db).name + LOCK_SUFFIX)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,12 +99,15 @@ class _Pull:
 
     # failures ----------------------------------------------------------------
 
-    def _failed(self, tally: Tally, event: str, problem: str, **context: object) -> None:
-        log.error(event, emotion=tally.emotion, instrument=tally.instrument, problem=problem, **context)
-        tally.errors.append(problem)
+    def _failed(self, tally: Tally, event: str, failure: RequestFailed, **context: object) -> None:
+        """Log a request that failed for good; several network failures in a row end the pull."""
+        log.error(event, emotion=tally.emotion, instrument=tally.instrument, problem=failure.reason, **context)
+        tally.errors.append(failure.reason)
+        if not failure.transient:
+            return  # a 4xx about one resource says nothing about the network
         self._failures_in_a_row += 1
         if self._failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
-            raise PullAborted(f"{self._failures_in_a_row} requests in a row failed; last: {problem}")
+            raise PullAborted(f"{self._failures_in_a_row} requests in a row failed; last: {failure.reason}")
 
     # one combination ---------------------------------------------------------
 
@@ -140,7 +144,7 @@ class _Pull:
                 page += 1
                 continue
             except RequestFailed as exc:
-                self._failed(tally, "freesound.search_failed", exc.reason, query=tally.query, page=page)
+                self._failed(tally, "freesound.search_failed", exc, query=tally.query, page=page)
                 return "incomplete"
             malformed_in_a_row = 0
             self._failures_in_a_row = 0
@@ -216,7 +220,7 @@ class _Pull:
             return 0
         except RequestFailed as exc:
             tally.skipped["download failed"] += 1
-            self._failed(tally, "freesound.download_failed", exc.reason, freesound_id=sound.freesound_id)
+            self._failed(tally, "freesound.download_failed", exc, freesound_id=sound.freesound_id)
             return 0
         self._failures_in_a_row = 0
         relative = final_path.relative_to(self.staging_root).as_posix()
@@ -225,6 +229,16 @@ class _Pull:
         log.info("freesound.downloaded", freesound_id=sound.freesound_id, path=relative, size_bytes=size,
                  license=sound.license)
         return size
+
+
+def _tidy(staging_root: Path, ledger: Ledger, now_iso: str) -> tuple[int, int]:
+    """Remove what a killed pull left and adopt files that got their final name; (removed, adopted)."""
+    tidy = tidy_staging(staging_root, is_downloaded=ledger.is_known)
+    adopted = ledger.adopt(
+        (f.freesound_id, f.emotion, f.instrument, f.path.relative_to(staging_root).as_posix(), f.size_bytes, now_iso)
+        for f in tidy.staged
+    )
+    return len(tidy.removed), adopted
 
 
 def _skip(reason: str, *, dry_run: bool, started_at: str, finished_at: str) -> PullReport:
@@ -267,32 +281,32 @@ def run_pull(
     if settings.download == "original" and token is None:
         return skipped(f"download = 'original' needs an OAuth2 access token in ${settings.oauth_token_env} "
                        "(or set download = 'preview')")
-    with _exclusive(state_db) as mine:
-        if not mine:
-            return skipped(f"another Freesound pull is using {state_db}")
-        with Ledger(state_db) as ledger:
-            removed, adopted = 0, 0
-            if not dry_run:
-                tidy = tidy_staging(staging_root, is_downloaded=ledger.is_known)
-                removed = len(tidy.removed)
-                adopted = ledger.adopt(
-                    (f.freesound_id, f.emotion, f.instrument, f.path.relative_to(staging_root).as_posix(),
-                     f.size_bytes, iso_utc(clock.time()))
-                    for f in tidy.staged
-                )
-            client = FreesoundClient(settings, key.key, ledger=ledger, clock=clock, stop=stop,
-                                     rng=rng or random.Random(), oauth_token=token)
-            pull = _Pull(settings, client, ledger, staging_root=Path(staging_root), dry_run=dry_run,
-                         clock=clock, stop=stop)
-            outcome, reason = "completed", ""
-            try:
+    client: FreesoundClient | None = None
+    pull: _Pull | None = None
+    removed = adopted = 0
+    outcome, reason = "completed", ""
+    try:
+        with exclusive_pull(state_db) as mine:
+            if not mine:
+                return skipped(f"another Freesound pull is using {state_db}")
+            with Ledger(state_db) as ledger:
+                if not dry_run:
+                    removed, adopted = _tidy(Path(staging_root), ledger, iso_utc(clock.time()))
+                client = FreesoundClient(settings, key.key, ledger=ledger, clock=clock, stop=stop,
+                                         rng=rng or random.Random(), oauth_token=token)
+                pull = _Pull(settings, client, ledger, staging_root=Path(staging_root), dry_run=dry_run,
+                             clock=clock, stop=stop)
                 pull.run()
-            except (PullAborted, LocalWriteError) as exc:
-                outcome, reason = "stopped", str(exc)
-                log.warning("freesound.stopped", reason=reason)
+    except (PullAborted, LocalWriteError) as exc:
+        outcome, reason = "stopped", str(exc)
+    except (sqlite3.Error, OSError) as exc:
+        # The state db or the staging folder is unusable: a local problem the report must name.
+        outcome, reason = "stopped", f"local state or staging error: {type(exc).__name__}: {exc}"
+    if outcome == "stopped":
+        log.warning("freesound.stopped", reason=reason)
     report = PullReport(
         outcome=outcome, reason=reason, dry_run=dry_run, started_at=started_at, finished_at=iso_utc(clock.time()),
-        requests_made=client.requests_made, combinations=tuple(pull.reports),
+        requests_made=client.requests_made if client else 0, combinations=tuple(pull.reports) if pull else (),
         leftovers_removed=removed, files_adopted=adopted,
     )
     log.info("freesound.pull_done", outcome=report.outcome, reason=report.reason, dry_run=dry_run,

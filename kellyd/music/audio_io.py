@@ -211,7 +211,9 @@ def mix_to_mono(samples: np.ndarray) -> np.ndarray:
         raise ValueError(f"samples must have shape (n_frames, channels), got {samples.shape}")
     if samples.shape[1] == 1:
         return np.ascontiguousarray(samples[:, 0], dtype=np.float32)
-    return samples.mean(axis=1, dtype=np.float32)
+    # A matrix-vector product: much faster than a mean along the short, strided channel axis.
+    weights = np.full(samples.shape[1], 1.0 / samples.shape[1], dtype=np.float32)
+    return samples.astype(np.float32, copy=False) @ weights
 
 
 def _check_rate(name: str, sr_hz: int) -> None:

@@ -6,7 +6,7 @@ signal of n samples has 1 + n // HOP_LENGTH frames and frame t is centred at
 t * HOP_LENGTH / sr_hz seconds. The spectral features take the magnitude `S`
 (1 + N_FFT/2, frames) or the power `S**2` computed once by the caller; RMS and
 zero-crossing rate are time-domain quantities, computed over the same windows
-from running sums (O(n), no second framing pass).
+from per-hop block sums (one pass over the samples, no second framing).
 
 Conventions follow librosa's where it has the same feature (mel filters with
 Slaney normalisation, dB with an 80 dB range, orthonormal DCT-II MFCC, L1
@@ -80,48 +80,67 @@ def mfcc(mel_db_frames: np.ndarray, *, n_mfcc: int = N_MFCC) -> np.ndarray:
     return coefficients.astype(np.float32, copy=False)
 
 
-def _weights_per_frame(S: np.ndarray) -> np.ndarray:
-    """S with each frame scaled to sum to 1; frames with no energy stay zero."""
-    total = S.sum(axis=0, keepdims=True)
-    return np.divide(S, total, out=np.zeros_like(S), where=total > MAGNITUDE_EPS)
+def _frequency_moment(S: np.ndarray, freqs_hz: np.ndarray, power: int) -> np.ndarray:
+    """Per frame, the magnitude-weighted mean of freqs_hz**power, float64 (frames,); 0 without energy."""
+    total = S.sum(axis=0, dtype=np.float64)
+    weighted = (freqs_hz.astype(np.float64) ** power) @ S.astype(np.float64, copy=False)
+    return np.divide(weighted, total, out=np.zeros_like(weighted), where=total > MAGNITUDE_EPS)
 
 
 def spectral_centroid_hz(S: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
     """Magnitude-weighted mean frequency per frame, Hz (frames,); 0 for a frame with no energy."""
-    return (freqs_hz @ _weights_per_frame(S)).astype(np.float32)
+    return _frequency_moment(S, freqs_hz, 1).astype(np.float32)
 
 
 def spectral_bandwidth_hz(S: np.ndarray, freqs_hz: np.ndarray, centroid_hz: np.ndarray) -> np.ndarray:
-    """Magnitude-weighted standard deviation of frequency around the centroid, Hz (frames,)."""
-    deviation_sq = (freqs_hz[:, None] - centroid_hz[None, :]) ** 2
-    return np.sqrt(np.sum(_weights_per_frame(S) * deviation_sq, axis=0)).astype(np.float32)
+    """Magnitude-weighted standard deviation of frequency around the centroid, Hz (frames,).
+
+    Computed as sqrt(E[f^2] - centroid^2) in float64: two matrix-vector products
+    instead of a (bins, frames) deviation matrix.
+    """
+    centroid = centroid_hz.astype(np.float64)
+    variance = _frequency_moment(S, freqs_hz, 2) - centroid * centroid
+    return np.sqrt(np.maximum(variance, 0.0)).astype(np.float32)
 
 
 def spectral_rolloff_hz(S: np.ndarray, freqs_hz: np.ndarray, *, fraction: float = ROLLOFF_FRACTION) -> np.ndarray:
     """Lowest bin frequency whose cumulative magnitude reaches `fraction` of the frame's total, Hz (frames,)."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must be in (0, 1), got {fraction!r}")
-    cumulative = np.cumsum(S, axis=0, dtype=np.float64)
+    cumulative = np.cumsum(S, axis=0)
     reached = cumulative >= fraction * cumulative[-1:, :]
     return freqs_hz[np.argmax(reached, axis=0)].astype(np.float32)
 
 
 def spectral_flatness(power: np.ndarray) -> np.ndarray:
     """Geometric over arithmetic mean of the power per frame, in (0, 1] (frames,); 1 for white noise."""
-    floored = np.maximum(power, POWER_FLOOR, dtype=np.float64)
-    return (np.exp(np.mean(np.log(floored), axis=0)) / np.mean(floored, axis=0)).astype(np.float32)
+    floored = np.maximum(power, np.float32(POWER_FLOOR))
+    log_mean = np.mean(np.log(floored), axis=0, dtype=np.float64)
+    return (np.exp(log_mean) / np.mean(floored, axis=0, dtype=np.float64)).astype(np.float32)
 
 
-def _window_sums(values: np.ndarray, n_frames: int, width: int, hop_length: int) -> np.ndarray:
-    """Sum of values[t*hop : t*hop + width] for each frame t, through one cumulative sum (float64)."""
-    running = np.concatenate(([0.0], np.cumsum(values, dtype=np.float64)))
-    starts = np.arange(n_frames) * hop_length
-    return running[starts + width] - running[starts]
+def _window_sums(values: np.ndarray, n_frames: int, n_fft: int, hop_length: int) -> np.ndarray:
+    """Sum of values[t*hop : t*hop + n_fft] for each frame t, float64 (n_frames,).
+
+    A window spans n_fft / hop whole hop-blocks, so the samples are summed once per
+    block and each window adds up its blocks: one pass over the signal, no float64
+    copy of it. `values` must hold at least (n_frames - 1) * hop + n_fft entries.
+    """
+    blocks_per_window = n_fft // hop_length
+    n_blocks = n_frames - 1 + blocks_per_window
+    blocks = values[: n_blocks * hop_length].reshape(n_blocks, hop_length).sum(axis=1, dtype=np.float64)
+    return np.convolve(blocks, np.ones(blocks_per_window), mode="valid")
+
+
+def _check_grid(n_fft: int, hop_length: int) -> None:
+    if hop_length < 1 or n_fft % hop_length != 0:
+        raise ValueError(f"n_fft must be a multiple of hop_length, got {n_fft!r} and {hop_length!r}")
 
 
 def frame_rms(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH) -> np.ndarray:
     """Root mean square of each centred, zero-padded window of `n_fft` samples, float32 (frames,)."""
-    padded = np.pad(y.astype(np.float64), n_fft // 2)
+    _check_grid(n_fft, hop_length)
+    padded = np.pad(y.astype(np.float32, copy=False), n_fft // 2)
     n_frames = n_frames_for(len(y), hop_length=hop_length)
     mean_square = _window_sums(padded * padded, n_frames, n_fft, hop_length) / n_fft
     return np.sqrt(np.maximum(mean_square, 0.0)).astype(np.float32)
@@ -129,7 +148,8 @@ def frame_rms(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH
 
 def frame_ac_rms(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH) -> np.ndarray:
     """RMS of each window after removing that window's own mean (its DC), float32 (frames,)."""
-    padded = np.pad(y.astype(np.float64), n_fft // 2)
+    _check_grid(n_fft, hop_length)
+    padded = np.pad(y.astype(np.float32, copy=False), n_fft // 2)
     n_frames = n_frames_for(len(y), hop_length=hop_length)
     mean = _window_sums(padded, n_frames, n_fft, hop_length) / n_fft
     mean_square = _window_sums(padded * padded, n_frames, n_fft, hop_length) / n_fft
@@ -142,11 +162,16 @@ def zero_crossing_rate(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = H
     Centred windows padded by repeating the edge samples; |x| <= 1e-10 counts as
     zero and zero as positive (librosa's convention).
     """
+    _check_grid(n_fft, hop_length)
     padded = np.pad(y, n_fft // 2, mode="edge")
     negative = np.signbit(padded) & (np.abs(padded) > ZERO_CROSSING_THRESHOLD)
-    crossings = negative[1:] != negative[:-1]  # crossings[i]: between samples i and i + 1
+    # crossings[i]: between samples i and i + 1 (the last entry pairs the last sample with nothing).
+    crossings = np.zeros(len(padded), dtype=np.uint8)
+    crossings[:-1] = negative[1:] != negative[:-1]
     n_frames = n_frames_for(len(y), hop_length=hop_length)
-    return (_window_sums(crossings, n_frames, n_fft - 1, hop_length) / n_fft).astype(np.float32)
+    # A window of n_fft samples holds n_fft - 1 neighbouring pairs: drop the pair leaving it.
+    leaving = crossings[np.arange(n_frames) * hop_length + n_fft - 1]
+    return ((_window_sums(crossings, n_frames, n_fft, hop_length) - leaving) / n_fft).astype(np.float32)
 
 
 def frames_per_segment(segment_s: float, *, sr_hz: int, hop_length: int = HOP_LENGTH) -> int:

@@ -9,16 +9,18 @@ Swing ratio, the definition used everywhere in kellyd: for a pair of eighth
 notes filling one beat, long / (long + short), the share of the beat taken by
 the first (on-beat) eighth. Straight eighths give 0.5, a 2:1 (triplet) swing
 0.667, a 3:1 (dotted) swing 0.75. It is measured as the position, inside its
-beat, of the off-beat eighth: the dominant mode of the velocity-weighted phase
-histogram in [`SWING_SEARCH_LO`, `SWING_SEARCH_HI`], refined as the weighted mean
-of the phases within `SWING_HALF_WIDTH` of it. That equals long/(long+short)
-of each pair whose on-beat note sits on the grid, and it ignores straight
-sixteenths at 0.75 as long as the eighth off-beat is the stronger layer.
-With fewer than `MIN_SWING_OFFBEATS` off-beat onsets the ratio is undefined (None).
+beat, of the off-beat eighth: the highest mode, in [`SWING_SEARCH_LO`,
+`SWING_SEARCH_HI`], of the velocity-weighted kernel density of onset phases
+(Gaussian kernel of `SWING_KERNEL_BEATS`). That equals long/(long+short) of
+each pair whose on-beat note sits on the grid, and it ignores straight
+sixteenths at 0.75 as long as the eighth off-beat is the stronger layer. With
+fewer than `MIN_SWING_OFFBEATS` onsets within `SWING_HALF_WIDTH` of the mode
+the ratio is undefined (None).
 
 Micro-timing: the signed offset of each onset from the nearest grid position
 (sixteenths for straight music, eighth triplets when swung), in milliseconds;
-positive means late (behind the beat).
+positive means late (behind the beat). Onsets more than a third of a grid step
+from every line (flams, 32nds, tuplets) are left out.
 
 Syncopation: a Longuet-Higgins & Lee measure on the sixteenth grid. Each
 position of the bar has a metrical weight (bar 0, half bar -1, beat -2, eighth
@@ -41,6 +43,8 @@ SWING_SEARCH_HI = 0.72
 SWING_HALF_WIDTH = 0.04
 SWING_KERNEL_BEATS = 0.02
 MIN_SWING_OFFBEATS = 8
+MEAN_SHIFT_MAX_STEPS = 50
+MEAN_SHIFT_TOLERANCE = 1e-6
 # A swing ratio at or above this reads as a swing feel (between straight 0.5 and triplet 0.667).
 SWING_FEEL_RATIO = 0.58
 # A swing feel whose swung off-beat fills at least this share of the played beats is a shuffle
@@ -48,6 +52,8 @@ SWING_FEEL_RATIO = 0.58
 SHUFFLE_BEAT_SHARE = 0.55
 # A mean micro-timing offset beyond this many milliseconds is laid back (late) or rushed (early).
 TIMING_FEEL_MS = 15.0
+# Micro-timing counts onsets within this fraction of a grid step from their grid line.
+TIMING_CAPTURE_STEPS = 1.0 / 3.0
 # Onsets closer than this are one event for density.
 SAME_ONSET_S = 0.025
 MAX_METRICAL_DEPTH = 4
@@ -106,11 +112,20 @@ def swing_ratio(onset_beats: np.ndarray, weight: np.ndarray) -> SwingEstimate:
     density = np.convolve(hist, kernel, mode="same")
     centres = lo + (np.arange(n_bins) + 0.5) * bin_width
     searchable = (centres >= SWING_SEARCH_LO) & (centres <= SWING_SEARCH_HI)
-    mode = centres[searchable][int(np.argmax(density[searchable]))]
+    mode = float(centres[searchable][int(np.argmax(density[searchable]))])
+    # Mean-shift from the histogram's peak to the mode of the kernel density itself, so the
+    # ratio moves smoothly with the onsets instead of jumping with the histogram's bins.
+    for _ in range(MEAN_SHIFT_MAX_STEPS):
+        k = w * np.exp(-0.5 * ((x - mode) / SWING_KERNEL_BEATS) ** 2)
+        if float(k.sum()) <= 0:
+            break
+        previous, mode = mode, float(np.sum(k * x) / k.sum())
+        if abs(mode - previous) < MEAN_SHIFT_TOLERANCE:
+            break
     near = np.abs(x - mode) <= SWING_HALF_WIDTH
-    if int(near.sum()) < MIN_SWING_OFFBEATS or float(w[near].sum()) <= 0:
+    if int(near.sum()) < MIN_SWING_OFFBEATS or not SWING_SEARCH_LO <= mode <= SWING_SEARCH_HI:
         return SwingEstimate(None, int(near.sum()), 0.0)
-    ratio = float(np.average(x[near], weights=w[near]))
+    ratio = mode
     played_beats = np.unique(beat)
     swung_beats = np.unique(beat[window][near])
     return SwingEstimate(ratio, int(near.sum()), float(len(swung_beats) / len(played_beats)))
@@ -123,8 +138,12 @@ def microtiming(onset_s: np.ndarray, onset_beats: np.ndarray, grid: BeatGrid, su
     if len(onset_s) == 0:
         return Microtiming(0.0, 0.0, 0.0)
     scaled = onset_beats * subdivision
-    offset_beats = (scaled - np.round(scaled)) / subdivision
-    offset_ms = offset_beats * grid.seconds_per_beat(onset_s) * 1000.0
+    offset_steps = scaled - np.round(scaled)
+    # Onsets far from every grid line (flams, 32nds, tuplets) belong to no line: leave them out.
+    clear = np.abs(offset_steps) <= TIMING_CAPTURE_STEPS
+    if not np.any(clear):
+        return Microtiming(0.0, 0.0, 0.0)
+    offset_ms = offset_steps[clear] / subdivision * grid.seconds_per_beat(onset_s[clear]) * 1000.0
     return Microtiming(float(np.mean(np.abs(offset_ms))), float(np.std(offset_ms)), float(np.mean(offset_ms)))
 
 

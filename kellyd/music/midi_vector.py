@@ -1,7 +1,7 @@
 """Model inputs from MIDI features: a fixed-length feature vector and piano rolls.
 
 Feature vector layout (`FEATURE_BLOCKS`, in order; `FEATURE_NAMES` names every
-slot, `FEATURE_SIZE` = 201). Values are raw, in the units named; one-hot
+slot, `FEATURE_SIZE` = 172). Values are raw, in the units named; one-hot
 blocks are 0/1; undefined values (no pitched notes, no swing evidence) are 0
 with the matching `*_defined` / count slot telling them apart.
 
@@ -81,6 +81,8 @@ FEATURE_BLOCKS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(name for _, names in FEATURE_BLOCKS for name in names)
 FEATURE_SIZE = len(FEATURE_NAMES)
+_BLOCK_NAMES = frozenset(block for block, _ in FEATURE_BLOCKS)
+_BLOCK_OF = {name: block for block, names in FEATURE_BLOCKS for name in names}
 
 
 def one_hot(index: int | None, size: int) -> np.ndarray:
@@ -99,18 +101,25 @@ def feature_vector(values: Mapping[str, float | np.ndarray]) -> np.ndarray:
     Raises ValueError naming a missing or extra block, a block of the wrong size, or a non-finite value.
     """
     missing = [block for block, _ in FEATURE_BLOCKS if block not in values]
-    extra = sorted(set(values) - {block for block, _ in FEATURE_BLOCKS})
+    extra = sorted(set(values) - _BLOCK_NAMES)
     if missing or extra:
         raise ValueError(f"feature blocks missing {missing}, unexpected {extra}")
-    parts = []
+    out = np.empty(FEATURE_SIZE)
+    pos = 0
     for block, names in FEATURE_BLOCKS:
-        part = np.atleast_1d(np.asarray(values[block], dtype=np.float64))
-        if part.shape != (len(names),):
-            raise ValueError(f"feature block {block!r} needs {len(names)} values, got shape {part.shape}")
-        if not np.all(np.isfinite(part)):
-            raise ValueError(f"feature block {block!r} holds a non-finite value: {part}")
-        parts.append(part)
-    return np.concatenate(parts).astype(np.float32)
+        value, n = values[block], len(names)
+        if n == 1 and not isinstance(value, np.ndarray):
+            out[pos] = value
+        else:
+            part = np.asarray(value, dtype=np.float64).reshape(-1)
+            if part.shape != (n,):
+                raise ValueError(f"feature block {block!r} needs {n} values, got shape {np.shape(value)}")
+            out[pos : pos + n] = part
+        pos += n
+    if not np.all(np.isfinite(out)):
+        bad = FEATURE_NAMES[int(np.flatnonzero(~np.isfinite(out))[0])]
+        raise ValueError(f"feature {bad!r} is not finite: {values[_BLOCK_OF[bad]]}")
+    return out.astype(np.float32)
 
 
 def roll_frames(start_beats: np.ndarray, end_beats: np.ndarray, first_beat: float) -> tuple[np.ndarray, np.ndarray]:

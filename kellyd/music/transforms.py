@@ -256,61 +256,73 @@ def apply_effect(effect: LabelEffect, annotations: Mapping[str, Any]) -> dict[st
 
 
 def _move_pitch_labels(out: dict[str, Any], semitones: int) -> None:
-    if "key" in out:
-        moved = transpose_symbol(out["key"], semitones) if isinstance(out["key"], str) else None
-        if moved is None:
-            del out["key"]
-        else:
-            out["key"] = moved
-    if "chord_progression" in out:
-        chords = out["chord_progression"]
-        moved_chords = [transpose_symbol(c, semitones) if isinstance(c, str) else None for c in chords] \
-            if isinstance(chords, (list, tuple)) else [None]
-        if any(c is None for c in moved_chords):
-            del out["chord_progression"]
-        else:
-            out["chord_progression"] = moved_chords
-    if "pitch_range" in out:
-        low_high = out["pitch_range"]
-        if isinstance(low_high, (list, tuple)) and len(low_high) == 2 and all(_is_real(p) for p in low_high):
-            out["pitch_range"] = [int(low_high[0]) + semitones, int(low_high[1]) + semitones]
-        else:
-            del out["pitch_range"]
+    for name, move in _PITCH_LABEL_MOVERS.items():
+        if name in out:
+            moved = move(out[name], semitones)
+            if moved is None:
+                del out[name]  # unreadable: better no label than a false one
+            else:
+                out[name] = moved
 
+
+def _move_key(key: Any, semitones: int) -> str | None:
+    return transpose_symbol(key, semitones) if isinstance(key, str) else None
+
+
+def _move_chords(chords: Any, semitones: int) -> list[str] | None:
+    if not isinstance(chords, (list, tuple)):
+        return None
+    moved = [transpose_symbol(c, semitones) if isinstance(c, str) else None for c in chords]
+    return None if any(c is None for c in moved) else moved
+
+
+def _move_range(low_high: Any, semitones: int) -> list[int] | None:
+    if not isinstance(low_high, (list, tuple)) or len(low_high) != 2 or not all(_is_real(p) for p in low_high):
+        return None
+    return [int(low_high[0]) + semitones, int(low_high[1]) + semitones]
+
+
+_PITCH_LABEL_MOVERS: dict[str, Callable[[Any, int], Any]] = {
+    "key": _move_key,
+    "chord_progression": _move_chords,
+    "pitch_range": _move_range,
+}
 
 _ROOT = re.compile(r"^([A-Ga-g])([#b]?)")
 _SLASH_BASS = re.compile(r"/([A-G])([#b]?)$")
 _LETTER_PC = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+_ACCIDENTAL = {"#": 1, "b": -1, "": 0}
 NO_CHORD_SYMBOLS = frozenset({"N", "X"})
+
+
+def _pc(match: re.Match, semitones: int = 0) -> int:
+    return (_LETTER_PC[match.group(1).lower()] + _ACCIDENTAL[match.group(2)] + semitones) % 12
 
 
 def pitch_class_of(name: str) -> int | None:
     """`"Eb"` -> 3, `"F#"` -> 6, `"c"` -> 0; None when `name` is not a pitch-class name."""
     match = _ROOT.fullmatch(name.strip())
-    if not match:
-        return None
-    return (_LETTER_PC[match.group(1).lower()] + {"#": 1, "b": -1, "": 0}[match.group(2)]) % 12
+    return _pc(match) if match else None
 
 
 def transpose_symbol(symbol: str, semitones: int) -> str | None:
     """Move the root (and a lettered slash bass) of a key or chord symbol.
 
     Works for keys ("G", "F#:minor", "Gb:maj") and chords ("Am7", "Bb/D",
-    "C#:min7", "N"); the rest of the symbol is kept. Returns None when the
-    symbol has no readable root.
+    "C#:min7", "N"); the rest of the symbol is kept and the new root is
+    spelled with `PITCH_CLASS_NAMES`. Returns None when the symbol has no
+    readable root.
     """
     if symbol in NO_CHORD_SYMBOLS:
         return symbol
     match = _ROOT.match(symbol)
     if not match:
         return None
-    root_pc = (_LETTER_PC[match.group(1).lower()] + {"#": 1, "b": -1, "": 0}[match.group(2)] + semitones) % 12
     rest = symbol[match.end():]
     bass = _SLASH_BASS.search(rest)
     if bass:
-        bass_pc = (_LETTER_PC[bass.group(1).lower()] + {"#": 1, "b": -1, "": 0}[bass.group(2)] + semitones) % 12
-        rest = rest[: bass.start()] + "/" + PITCH_CLASS_NAMES[bass_pc]
-    return PITCH_CLASS_NAMES[root_pc] + rest
+        rest = rest[: bass.start()] + "/" + PITCH_CLASS_NAMES[_pc(bass, semitones)]
+    return PITCH_CLASS_NAMES[_pc(match, semitones)] + rest
 
 
 # --- helpers ----------------------------------------------------------------------

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from kellyd.synth.common import (
-    ARTICULATIONS, MODES, Synthesized, Timing, build_score, check_duration, check_tonic, clamp_velocity, fit_timing, key_labels,
-    make_track, pitches_in_range, rng_for, sounding_ratio, timing_labels,
+    ARTICULATIONS, MODES, Synthesized, build_score, check_duration, check_tonic, fit_timing, key_labels, make_track,
+    rng_for, timing_labels,
 )
-from kellyd.synth.harmony import TEXTURES, Chord, accompaniment, fill_slots, progression_labels, render_progression
+from kellyd.synth.harmony import TEXTURES, accompaniment, fill_slots, progression_labels, render_progression
 from kellyd.synth.melody import CONTOURS, DENSITIES, RHYTHMS, melody_line
 from kellyd.taxonomy import EMOTIONS
 
@@ -63,7 +61,8 @@ class EmotionProfile:
             render_progression(progression.split(), tonic_pc=0, mode=self.mode)
 
 
-def _p(mode, tempo, velocity, articulation, texture, density, register, progressions, *, cpb=1, meter=4):
+def _p(mode: str, tempo: tuple[float, float], velocity: tuple[int, int], articulation: str, texture: str,
+       density: str, register: int, progressions: list[str], *, cpb: int = 1, meter: int = 4) -> EmotionProfile:
     return EmotionProfile(mode, tempo, velocity, articulation, texture, density, register, tuple(progressions),
                           chords_per_bar=cpb, beats_per_bar=meter)
 

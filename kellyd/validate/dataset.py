@@ -13,9 +13,10 @@ import dataclasses
 import math
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from kellyd.sample import Sample
 from kellyd.splits import SplitSettings, label_value, read_split_files
@@ -30,8 +31,9 @@ from kellyd.validate.targets import annotation_problems, target_for
 from kellyd.validate.verdict import diff_reports, ordered, verdict_of
 
 
-def quarantined_file(item: QuarantinedFile | Mapping[str, Any] | Sequence[Any]) -> QuarantinedFile:
-    """A QuarantinedFile from itself, a mapping (path, reason, handler, when) or a 4-tuple in that order.
+def quarantined_file(item: Any) -> QuarantinedFile:
+    """A QuarantinedFile from itself, a mapping or 4-tuple (path, reason, handler, when), or an object
+    with `origin_path`, `reason`, `handler` and `at` attributes (the catalog's QuarantineEntry).
 
     `when` may be ISO text, an aware datetime or a Unix time in seconds.
     """
@@ -39,6 +41,8 @@ def quarantined_file(item: QuarantinedFile | Mapping[str, Any] | Sequence[Any]) 
         return item
     if isinstance(item, Mapping):
         path, reason, handler, when = item["path"], item["reason"], item["handler"], item["when"]
+    elif all(hasattr(item, name) for name in ("origin_path", "reason", "handler", "at")):
+        path, reason, handler, when = item.origin_path, item.reason, item.handler, item.at
     else:
         path, reason, handler, when = item
     when_text = when if isinstance(when, str) else utc_text(when)
@@ -80,6 +84,16 @@ def _scan_files(samples: Sequence[Sample], root: Path, *, schema_version: int, v
     return tally
 
 
+@contextmanager
+def _runner(executor: Executor | None, workers: int) -> Iterator[Executor | None]:
+    """The caller's executor; else a thread pool of `workers` threads (shut down after); else None."""
+    if executor is not None or workers == 1:
+        yield executor
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kellyd-validate") as pool:
+        yield pool
+
+
 def validate_dataset(
     samples: Sequence[Sample],
     root: Path,
@@ -88,7 +102,7 @@ def validate_dataset(
     schema_version: int,
     now: datetime,
     split_settings: SplitSettings = SplitSettings(),
-    quarantined: Iterable[QuarantinedFile | Mapping[str, Any] | Sequence[Any]] = (),
+    quarantined: Iterable[Any] = (),
     previous: Mapping[str, Any] | None = None,
     storage_budget_bytes: int | None = None,
     verify_hashes: bool = False,
@@ -106,7 +120,7 @@ def validate_dataset(
     schema_version: the features schema version the extractors write now.
     now: the report's time (aware datetime).
     split_settings: ratios, label_key (the class label; defaults to the model's), group_by.
-    quarantined: the dataset's quarantined files (path, reason, handler, when).
+    quarantined: the dataset's quarantined files (see `quarantined_file` for the accepted forms).
     previous: the previous report's JSON (e.g. `reports/latest.json`), for "what changed".
     storage_budget_bytes: the dataset's storage budget (None: not judged).
     verify_hashes: hash and parse every file (full mode) instead of trusting recorded stamps.
@@ -126,19 +140,14 @@ def validate_dataset(
     classes = {label_value(s, class_key) for s in samples} - {""}
     scan = ColumnScan(len(classes), target.label_targets)
     recorded = recorded_stamps or {}
-    if executor is None and workers > 1:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kellyd-validate") as pool:
-            tally = _scan_files(samples, root, schema_version=schema_version, verify_hashes=verify_hashes,
-                                recorded=recorded, executor=pool, class_key=class_key, scan=scan,
-                                label_targets=target.label_targets)
-    else:
+    with _runner(executor, workers) as runner:
         tally = _scan_files(samples, root, schema_version=schema_version, verify_hashes=verify_hashes,
-                            recorded=recorded, executor=executor, class_key=class_key, scan=scan,
+                            recorded=recorded, executor=runner, class_key=class_key, scan=scan,
                             label_targets=target.label_targets)
     for sample in samples:
         who = sample.file_path or sample.sample_id
-        tally.problems.extend((check, who, detail) for check, detail in annotation_problems(sample.annotations,
-                                                                                            target))
+        problems = annotation_problems(sample.annotations, target)
+        tally.problems.extend((check, who, detail) for check, detail in problems)
 
     class_counts = checks.count_classes(samples, class_key, target)
     distributions = annotation_distributions(samples)

@@ -51,10 +51,14 @@ def flatten_features(document: Mapping[str, Any]) -> tuple[dict[str, float | str
             for key, inner in value.items():
                 visit(f"{name}.{key}", inner)
         elif isinstance(value, (list, tuple)):
-            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+            numeric = all(type(v) in (int, float) for v in value)
             if numeric and len(value) <= MAX_LIST_COLUMNS:
                 for i, item in enumerate(value):
-                    visit(f"{name}[{i}]", item)
+                    number = float(item)
+                    if math.isfinite(number):
+                        columns[f"{name}[{i}]"] = number
+                    else:
+                        non_finite.append(f"{name}[{i}]")
             elif numeric:
                 if not all(math.isfinite(v) for v in value):
                     non_finite.append(name)

@@ -120,9 +120,12 @@ def _verify_content(path: Path, task: FileTask) -> tuple[str, str] | None:
 
 def _check_arrays(path: Path) -> list[tuple[str, str]]:
     try:
+        bad = []
         with np.load(path, allow_pickle=False) as arrays:
-            bad = [name for name in arrays.files
-                   if np.issubdtype(arrays[name].dtype, np.inexact) and not np.all(np.isfinite(arrays[name]))]
+            for name in arrays.files:
+                values = arrays[name]  # each access decompresses again: read once
+                if np.issubdtype(values.dtype, np.inexact) and not np.all(np.isfinite(values)):
+                    bad.append(name)
     except (OSError, ValueError) as exc:
         return [("features_unreadable", f"{path.name} does not load: {exc}")]
     return [("non_finite_features", f"array {name} has NaN or inf") for name in bad]

@@ -160,3 +160,44 @@ def test_a_preview_cut_short_under_an_honest_length_is_rejected_by_decoding(serv
     assert report.combinations[0].total == 3 and report.combinations[0].skipped == {"does not decode": 1}
     audio, _, leftovers = staged(tmp_path / "kelly")
     assert len(audio) == 3 and leftovers == [] and all(f"/{cut}_" not in p.as_posix() for p in audio)
+
+
+def test_missing_previews_are_skipped_without_stopping_the_pull(server, settings_for, tmp_path, env):
+    ids = populate(server, ("happy",), ("piano",), per_query=8)
+    for sound_id in ids["happy piano"][:3]:
+        server.fault(("preview", sound_id), "404")
+    report = pull(settings_for(server, emotions=["happy"], instruments=["piano"]), tmp_path, env)
+    assert report.outcome == "completed"
+    assert report.combinations[0].total == 3 and report.combinations[0].skipped == {"download failed": 3}
+
+
+def test_an_unusable_state_db_is_reported_not_raised(server, settings_for, tmp_path, env):
+    populate(server, EMOTIONS, INSTRUMENTS)
+    state_db = tmp_path / "state" / "catalog.sqlite3"
+    state_db.mkdir(parents=True)  # a folder where the file should be
+    report = run_pull(settings_for(server), staging_root=tmp_path / "kelly", state_db=state_db, environ=env)
+    assert report.outcome == "stopped" and "local state or staging error" in report.reason
+    assert server.seen == []
+
+
+def test_a_second_pull_on_the_same_state_db_is_skipped(server, settings_for, tmp_path, env):
+    from kellyd.freesound.pull import exclusive_pull
+
+    state_db = tmp_path / "state" / "catalog.sqlite3"
+    with exclusive_pull(state_db) as mine:
+        assert mine
+        report = run_pull(settings_for(server), staging_root=tmp_path / "kelly", state_db=state_db, environ=env)
+    assert report.outcome == "skipped" and "another Freesound pull" in report.reason
+    assert server.seen == []
+
+
+def test_a_preview_url_that_is_not_http_is_never_opened(server, settings_for, tmp_path, env, preview_bytes):
+    local = tmp_path / "private.mp3"
+    local.write_bytes(preview_bytes)  # a real, decodable file the answer points at
+    sounds = [server.sound(1, name="trap"), server.sound(2), server.sound(3), server.sound(4)]
+    sounds[0]["previews"]["preview-hq-mp3"] = local.as_uri()
+    server.add_query("happy piano", sounds)
+    report = pull(settings_for(server, emotions=["happy"], instruments=["piano"]), tmp_path, env)
+    assert report.outcome == "completed"
+    assert report.combinations[0].total == 3 and report.combinations[0].skipped == {"download failed": 1}
+    assert all("trap" not in p.name for p in staged(tmp_path / "kelly")[0])

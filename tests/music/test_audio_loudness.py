@@ -47,18 +47,22 @@ def test_k_weighting_lifts_highs_and_cuts_lows():
     assert integrated_loudness_lufs(sine(25.0, 48000, 3.0), sr_hz=48000) < at_1k - 3.0
 
 
+# Blocks that straddle the end of the tone pass the gates with part of its energy: about 0.2 dB.
+EDGE_BLOCKS_DB = 0.25
+
+
 def test_gating_ignores_silence():
     tone = sine(997.0, 16000, 4.0, amplitude=0.5)
     with_gap = np.concatenate([tone, np.zeros(16000 * 20, np.float32)])
     assert integrated_loudness_lufs(with_gap, sr_hz=16000) == pytest.approx(
-        integrated_loudness_lufs(tone, sr_hz=16000), abs=0.1)
+        integrated_loudness_lufs(tone, sr_hz=16000), abs=EDGE_BLOCKS_DB)
 
 
 def test_relative_gate_drops_much_quieter_passages():
     loud = sine(997.0, 16000, 4.0, amplitude=0.5)
     whisper = sine(997.0, 16000, 4.0, amplitude=0.005)  # 40 dB down: under the -10 LU relative gate
     assert integrated_loudness_lufs(np.concatenate([loud, whisper]), sr_hz=16000) == pytest.approx(
-        integrated_loudness_lufs(loud, sr_hz=16000), abs=0.1)
+        integrated_loudness_lufs(loud, sr_hz=16000), abs=EDGE_BLOCKS_DB)
 
 
 def test_all_gated_reads_the_floor():

@@ -46,7 +46,8 @@ def test_every_quality_is_recognised_from_root_position_notes(root, quality):
     "pitches, expected",
     [
         ([45, 60, 64, 67], "A:min7"),  # A C E G over A
-        ([48, 57, 64, 67], "C:maj"),  # the same pitch classes over C: a C chord with an added sixth
+        ([41, 57, 60, 64], "F:maj7"),  # an A minor triad over F is F major seventh
+        ([40, 55, 60, 67], "C:maj"),  # a first inversion stays C, not E minor
         ([48, 62, 67], "C:sus2"),  # C D G over C
         ([43, 60, 62], "G:sus4"),  # the same pitch classes over G
     ],

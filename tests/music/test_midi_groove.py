@@ -91,8 +91,9 @@ def test_metrical_weights_of_a_four_four_bar(slot, weight):
     [
         ([0, 1, 2, 3, 4], 0.0),  # quarter notes on the beats
         ([0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4], 0.0),  # straight eighths
-        # Off-beat eighths, each followed by silence on the next beat: gain 1 per off-beat.
-        ([0.5, 1.5, 2.5, 3.5, 4.5], (1 + 1 + 2 + 1) / 4 / 4),
+        # Off-beat eighths, each followed by silence on a stronger position: the beat (gain 1),
+        # the half bar (2), the beat (1), the next bar (3); the last onset has no successor.
+        ([0.5, 1.5, 2.5, 3.5, 4.5], (1 + 2 + 1 + 3) / 4 / 4),
     ],
 )
 def test_syncopation(positions_beats, expected):

@@ -111,7 +111,8 @@ def test_drop_notes_is_seeded_and_never_empties_a_track():
 
 def test_combination_applies_steps_left_to_right_and_combines_effects():
     score = make_score()
-    combined, effect = apply_midi(score, "transpose+stretch", {"transpose": {"semitones": -2}, "stretch": {"factor": 0.9}})
+    combined, effect = apply_midi(score, "transpose+stretch",
+                                  {"transpose": {"semitones": -2}, "stretch": {"factor": 0.9}})
     assert list(combined.tracks[0].notes.pitch) == [58, 62, 65, 70]
     assert np.allclose(combined.tracks[0].notes.start_s, score.tracks[0].notes.start_s * 0.9)
     assert effect == LabelEffect(semitones=-2, time_factor=0.9)

@@ -33,7 +33,8 @@ def test_transposed_pop909_is_detected_in_the_transposed_key(realdata, tmp_path,
         expected = labels_after("transpose", {"semitones": semitones}, {"key": tonic, "mode": mode})
         detected = extract_midi(moved).labels
         assert (pitch_class_of(detected["key"]), detected["mode"]) == (pitch_class_of(expected["key"]), mode), \
-            f"{song} moved {semitones:+d}: labelled {expected['key']} {mode}, detected {detected['key']} {detected['mode']}"
+            f"{song} moved {semitones:+d}: labelled {expected['key']} {mode}, " \
+            f"detected {detected['key']} {detected['mode']}"
 
 
 def test_stretched_pop909_carries_the_stretched_tempo(realdata, tmp_path):

@@ -182,3 +182,15 @@ def test_status_report_page(tmp_path):
 def test_status_report_refuses_bad_rows(rows, message):
     with pytest.raises(ValueError, match=message):
         render_status_report(rows)
+
+
+def test_quarantined_file_forms():
+    from kellyd.catalog import QuarantineEntry
+    from kellyd.validate import QuarantinedFile, quarantined_file
+
+    expected = QuarantinedFile("inbox/a.mid", "not MIDI", "import", "2023-11-14T22:13:20Z")
+    assert quarantined_file(("inbox/a.mid", "not MIDI", "import", 1_700_000_000)) == expected
+    assert quarantined_file({"path": "inbox/a.mid", "reason": "not MIDI", "handler": "import",
+                             "when": datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)}) == expected
+    entry = QuarantineEntry("d", "inbox/a.mid", "state/quarantine/a.mid", "import", "not MIDI", 1_700_000_000.0)
+    assert quarantined_file(entry) == expected

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
+from kellyd.splits import SplitSettings
 from kellyd.validate import validate_dataset
 
 from .builders import GROOVE_SETTINGS, SCHEMA_VERSION, rewrite_catalog, write_features
@@ -137,7 +138,7 @@ def test_augmented_copy_in_another_split(small_dataset):
 
 def test_group_split_across_splits(small_dataset):
     root, samples = small_dataset
-    settings = GROOVE_SETTINGS.__class__(label_key="groove_type", group_by=r"^(?P<group>drummer\d+)_")
+    settings = SplitSettings(label_key="groove_type", group_by=r"^(?P<group>drummer\d+)_")
     report = validate(root, samples, split_settings=settings)  # split without groups, checked with them
     assert "leakage.group_in_many_splits" in errors(report)
 
@@ -235,3 +236,17 @@ def test_bad_arguments_name_the_value(small_dataset, kwargs, message):
     args = {"target_model": "GroovePredictor", "schema_version": SCHEMA_VERSION, "now": NOW, **kwargs}
     with pytest.raises(ValueError, match=message):
         validate_dataset(samples, root, **args)
+
+
+def test_executors_give_the_same_findings(small_dataset):
+    """Thread pool, process pool and in-line runs find the same problems."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    root, samples = small_dataset
+    (root / samples[7].file_path).unlink()
+    inline = validate(root, samples)
+    threads = validate(root, samples, workers=2)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        processes = validate(root, samples, executor=pool)
+    assert inline.reasons == threads.reasons == processes.reasons
+    assert inline.stamps == threads.stamps == processes.stamps

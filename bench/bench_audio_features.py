@@ -1,0 +1,149 @@
+"""Throughput of the audio feature extractor against the old per-feature librosa script.
+
+    python bench/bench_audio_features.py [--realdata DIR] [--repeats N] [--skip-cold-start]
+
+Files: every audio file of the real data corpus (wav, flac, ogg, mp3; see its
+README for sources and licences). Both pipelines run in this process on the
+same files, one after the other in each repeat, after one warm-up file each
+(imports and numba compilation are not counted there; the cold-start section
+measures them).
+
+- kellyd: `extract_audio_file` (decode once, soxr to 16 kHz, one STFT for every
+  feature, tempo, beats, key, loudness, clipping and silence checks);
+- old: what the previous pipeline did per file: `librosa.load` at its default
+  22,050 Hz, then one librosa call per feature (melspectrogram, mfcc,
+  chroma_stft, spectral_centroid, rolloff, bandwidth, flatness,
+  zero_crossing_rate, rms, onset_strength, beat_track), each recomputing its
+  own STFT.
+
+Throughput is seconds of audio per second of wall time, the median over the
+repeats. Cold start: two fresh interpreters with the same, initially empty,
+numba cache folder, each configuring the cache, importing the extractor and
+running it once: the first compiles librosa's numba kernels, the second loads
+them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import librosa
+import numpy as np
+
+from kellyd.music.audio_features import extract_audio_file
+from kellyd.music.audio_io import probe_audio
+
+DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+TARGET_RATIO = 3.0
+
+COLD_START = """
+import json, sys, time
+started = time.perf_counter()
+from kellyd.music.audio_numba import configure_numba_cache
+configure_numba_cache(sys.argv[1])
+from kellyd.music.audio_features import extract_audio_file
+imported = time.perf_counter()
+extract_audio_file(sys.argv[2])
+done = time.perf_counter()
+print(json.dumps({"import_s": imported - started, "first_file_s": done - imported, "total_s": done - started}))
+"""
+
+
+def old_pipeline(path: Path) -> dict[str, np.ndarray]:
+    """The previous per-file script: one librosa call per feature at librosa's default rate."""
+    y, sr = librosa.load(path)
+    features = {
+        "mel": librosa.feature.melspectrogram(y=y, sr=sr),
+        "mfcc": librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20),
+        "chroma": librosa.feature.chroma_stft(y=y, sr=sr),
+        "centroid": librosa.feature.spectral_centroid(y=y, sr=sr),
+        "rolloff": librosa.feature.spectral_rolloff(y=y, sr=sr),
+        "bandwidth": librosa.feature.spectral_bandwidth(y=y, sr=sr),
+        "flatness": librosa.feature.spectral_flatness(y=y),
+        "zcr": librosa.feature.zero_crossing_rate(y),
+        "rms": librosa.feature.rms(y=y),
+        "onset": librosa.onset.onset_strength(y=y, sr=sr),
+    }
+    tempo, beats = librosa.beat.beat_track(y=y, sr=sr)
+    features["tempo"] = np.atleast_1d(tempo)
+    features["beats"] = beats
+    return features
+
+
+def ours(path: Path) -> object:
+    return extract_audio_file(path)
+
+
+def time_pass(run, files: list[Path]) -> float:
+    started = time.perf_counter()
+    for path in files:
+        run(path)
+    return time.perf_counter() - started
+
+
+def cold_starts(clip: Path) -> list[dict]:
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory(prefix="kellyd-numba-bench-") as state_dir:
+        runs = []
+        for _ in range(2):
+            done = subprocess.run([sys.executable, "-c", COLD_START, state_dir, str(clip)], env=env,
+                                  capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-cold-start", action="store_true")
+    args = parser.parse_args(argv)
+
+    files = sorted(p for p in args.realdata.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    durations = {p: probe_audio(p).duration_s for p in files}
+    audio_s = sum(durations.values())
+    print("# Audio feature throughput\n")
+    print(f"{len(files)} files, {audio_s:.1f} s of audio, {os.cpu_count()} CPU cores, one process, "
+          f"{args.repeats} repeats (median)\n")
+    print("| file | duration s |\n|---|---|")
+    for path in files:
+        print(f"| {path.relative_to(args.realdata)} | {durations[path]:.2f} |")
+
+    warm_up = min(files, key=durations.get)
+    ours(warm_up)
+    old_pipeline(warm_up)
+    walls: dict[str, list[float]] = {"kellyd": [], "old": []}
+    for _ in range(args.repeats):
+        walls["kellyd"].append(time_pass(ours, files))
+        walls["old"].append(time_pass(old_pipeline, files))
+    medians = {name: statistics.median(values) for name, values in walls.items()}
+    ratio = medians["old"] / medians["kellyd"]
+    print("\n| pipeline | wall s (median) | all repeats | audio s per wall s |\n|---|---|---|---|")
+    for name in ("kellyd", "old"):
+        runs = ", ".join(f"{w:.2f}" for w in walls[name])
+        print(f"| {name} | {medians[name]:.2f} | {runs} | {audio_s / medians[name]:.1f} |")
+    print(f"\nkellyd / old throughput: **{ratio:.1f}x** (target >= {TARGET_RATIO:g}x: "
+          f"{'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+
+    if not args.skip_cold_start:
+        first, second = cold_starts(warm_up)
+        print("\n## Cold start with a persistent numba cache (fresh interpreter each)\n")
+        print("| start | import s | first file s | total s |\n|---|---|---|---|")
+        for name, run in (("first (empty cache: compiles)", first), ("second (cache filled)", second)):
+            print(f"| {name} | {run['import_s']:.2f} | {run['first_file_s']:.2f} | {run['total_s']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

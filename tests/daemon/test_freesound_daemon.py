@@ -1,0 +1,62 @@
+"""A scheduled Freesound pull inside the real daemon, against a local server that speaks the API:
+previews land in staging, the chain imports them, licence and author reach the manifest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.daemon.harness import DaemonProcess, make_tree, run_cli, wait_for
+from tests.freesound.fake_server import FakeFreesound
+from tests.freesound.support import KEY, populate
+
+pytestmark = pytest.mark.slow
+
+
+def with_id3v1_title(mp3: bytes, title: str) -> bytes:
+    """The same audio with an ID3v1 tag appended, so every served sound has its own bytes."""
+    tag = b"TAG" + title.encode()[:30].ljust(30, b"\0") + b"\0" * 94 + b"\xff"
+    assert len(tag) == 128
+    return mp3 + tag
+
+
+def test_scheduled_pull_reaches_the_manifest_with_licences(tmp_path, realdata, monkeypatch):
+    preview = (realdata / "mirdata" / "mtg_jamendo_moodtheme" / "948.mp3").read_bytes()
+    with FakeFreesound(api_key=KEY, preview_bytes=preview) as server:
+        ids = populate(server, ["happy", "sad"], ["piano", "drums"], per_query=3)
+        for sound_id in (i for group in ids.values() for i in group):
+            server.preview_overrides[sound_id] = with_id3v1_title(preview, f"sound {sound_id}")
+        datasets = {"emo": {"target_model": "EmotionRecognizer", "chain": ["import", "annotate"]}}
+        tree = make_tree(tmp_path, datasets=datasets, extra={
+            "schedule": {"freesound": "2s"},
+            "freesound": {"enabled": True, "dataset": "emo", "base_url": server.base_url,
+                          "emotions": ["happy", "sad"], "instruments": ["piano", "drums"],
+                          "target_per_combination": 2, "timeout_s": 2.0}})
+        monkeypatch.setenv("FREESOUND_API_KEY", KEY)
+        daemon = DaemonProcess(tree)
+        try:
+            daemon.wait_started()
+            wait_for(lambda: len(tree.manifest_samples("emo")) == 8, 60, "8 pulled sounds in the manifest")
+            samples = tree.manifest_samples("emo")
+            for s in samples:
+                assert s["source"]["type"] == "freesound"
+                assert s["source"]["license"] and s["source"]["author"] and s["source"]["freesound_id"]
+                assert s["annotations"]["emotion"] in ("happy", "sad")
+                assert s["annotations"]["instrument"] in ("piano", "drums")
+            wait_for(lambda: json.loads(run_cli(tree, "status", "--json").stdout)["schedule"]
+                     .get("freesound", {}).get("last_status") == "ok", 30, "the pull recorded in status")
+        finally:
+            assert daemon.stop() == 0
+        assert KEY not in daemon.log_text()
+        for path in tree.root.rglob("*"):
+            if path.is_file() and path.suffix in (".json", ".log", ".toml"):
+                assert KEY not in path.read_text(errors="replace"), path
+
+
+def test_no_key_skips_with_one_clear_line(tmp_path, monkeypatch):
+    tree = make_tree(tmp_path, extra={"freesound": {"enabled": True, "dataset": "mix"}})
+    monkeypatch.delenv("FREESOUND_API_KEY", raising=False)
+    proc = run_cli(tree, "freesound", "pull")
+    assert proc.returncode == 4
+    assert "skipped" in proc.stdout and "FREESOUND_API_KEY" in (proc.stdout + proc.stderr)
