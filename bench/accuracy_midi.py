@@ -141,10 +141,16 @@ def swing_separation(results: list[GrooveResult]) -> SwingSeparation:
     if len(swing) == 0 or len(straight) == 0:
         raise ValueError(f"need both groups, got {len(swing)} swing and {len(straight)} straight ratios")
     greater = (swing[:, None] > straight[None, :]).mean() + 0.5 * (swing[:, None] == straight[None, :]).mean()
-    pooled = math.sqrt((swing.var(ddof=1) * (len(swing) - 1) + straight.var(ddof=1) * (len(straight) - 1))
-                       / max(len(swing) + len(straight) - 2, 1)) if len(swing) > 1 and len(straight) > 1 else 0.0  # fmt: skip
-    d = float((swing.mean() - straight.mean()) / pooled) if pooled > 0 else 0.0
-    return SwingSeparation(float(swing.mean()), float(straight.mean()), len(swing), len(straight), float(greater), d)
+    return SwingSeparation(float(swing.mean()), float(straight.mean()), len(swing), len(straight), float(greater),
+                           cohen_d(swing, straight))  # fmt: skip
+
+
+def cohen_d(a: np.ndarray, b: np.ndarray) -> float:
+    """Difference of means in units of the pooled standard deviation; 0 when it is undefined."""
+    if len(a) < 2 or len(b) < 2:
+        return 0.0
+    pooled_var = ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2)
+    return float((a.mean() - b.mean()) / math.sqrt(pooled_var)) if pooled_var > 0 else 0.0
 
 
 # ---------------------------------------------------------------- POP909: key and chords
@@ -165,18 +171,17 @@ def pop909_paths(realdata: Path, song: str) -> tuple[Path, Path, Path]:
     return folder / f"{song}.mid", folder / "key_audio.txt", folder / "chord_midi.txt"
 
 
-def reference_key(key_text: str) -> tuple[int, str]:
-    """The key covering the most time in a POP909 key file."""
-    spans = read_spans(key_text)
-    longest = max(spans, key=lambda s: s.end_s - s.start_s)
-    return parse_harte_key(longest.label)
+def reference_key(key_text: str) -> str:
+    """The key label ("Gb:maj") covering the most time in a POP909 key file."""
+    return max(read_spans(key_text), key=lambda s: s.end_s - s.start_s).label
 
 
 def measure_pop909(realdata: Path, song: str) -> Pop909Result:
     midi, key_file, chord_file = pop909_paths(realdata, song)
     score = read_score(midi)
     extracted = extract_midi(score)
-    ref_tonic, ref_mode = reference_key(key_file.read_text())
+    ref_label = reference_key(key_file.read_text())
+    ref_tonic, ref_mode = parse_harte_key(ref_label)
     est_tonic = parse_pitch_name(extracted.labels["key"])
     key_score = mirex_key_score(est_tonic, extracted.labels["mode"], ref_tonic, ref_mode)
     by_profile = {}
@@ -190,8 +195,8 @@ def measure_pop909(realdata: Path, song: str) -> Pop909Result:
         for s, e, r, q in zip(a["chord_start_s"], a["chord_end_s"], a["chord_root"], a["chord_quality"])
     ]
     accuracy = chord_root_triad_accuracy(read_spans(chord_file.read_text()), frames_est)
-    return Pop909Result(song, f"{key_file.read_text().split()[2]}",
-                        f"{extracted.labels['key']}:{extracted.labels['mode'][:3]}", key_score, by_profile, accuracy)  # fmt: skip
+    estimated = f"{extracted.labels['key']}:{extracted.labels['mode'][:3]}"
+    return Pop909Result(song, ref_label, estimated, key_score, by_profile, accuracy)
 
 
 # ---------------------------------------------------------------- every MIDI file
@@ -291,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- {line}")
 
     print("\n## Files used\n")
+    print("Sources: Groove MIDI Dataset v1.0.0 (Magenta, CC BY 4.0); POP909 (Wang et al., ISMIR 2020, MIT);"
+          " madmom test data (CC BY-NC-SA 4.0); Slakh2100 Track00001 (CC BY 4.0).\n")
     print(f"- Groove: {len(entries)} files listed in groove_midi/info.csv" + (" (evenly spread subset)" if args.groove_limit else " (all)"))
     print("- POP909: " + ", ".join(f"pop909/{s}/{s}.mid" for s in POP909_SONGS))
     others = [str(p.relative_to(realdata)) for p in files if "groove_midi" not in p.parts and "pop909" not in p.parts]

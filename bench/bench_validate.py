@@ -72,10 +72,12 @@ def build(root: Path, n: int) -> list[Sample]:
         rel = f"raw/midi/{emotion}/take_{i:06d}.mid"
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(data)
-        features = {"schema_version": SCHEMA_VERSION, "sample_id": sid,
-                    "note_density_per_s": float(rng.uniform(1, 12)), "velocity_mean": float(rng.uniform(30, 110)),
-                    "pitch_mean": float(rng.uniform(40, 80)), "tempo_bpm": float(rng.uniform(60, 180)),
-                    "pitch_class_histogram": rng.dirichlet(np.ones(12)).round(4).tolist()}
+        scalars = {"note_density_per_s": float(rng.uniform(1, 12)), "velocity_mean": float(rng.uniform(30, 110)),
+                   "pitch_mean": float(rng.uniform(40, 80)), "tempo_bpm": float(rng.uniform(60, 180)),
+                   "pitch_class_histogram": rng.dirichlet(np.ones(12)).round(4).tolist()}
+        # The layout handlers.features writes.
+        features = {"schema_version": SCHEMA_VERSION, "sample_id": sid, "kind": "midi", "scalars": scalars,
+                    "labels": {}, "flags": [], "arrays": {"velocity_curve": [32]}}
         feature_rel = f"processed/features/{sid}.json"
         (root / feature_rel).write_text(json.dumps(features))
         np.savez(root / f"processed/features/{sid}.npz", velocity_curve=rng.uniform(0, 1, 32).astype(np.float32))
@@ -140,7 +142,7 @@ def main() -> None:
               f"{sorted(cheap.reason_names())}")
         print("\n| step | seconds |\n|---|---|")
         for label, seconds in results:
-            print(f"| {label} | {seconds:.3f} |")
+            print(f"| {label} | {seconds:.4f} |")
     finally:
         if args.keep is None:
             shutil.rmtree(root.parent, ignore_errors=True)

@@ -14,16 +14,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from kellyd.atomic import atomic_write_bytes
+from kellyd.sample import Sample
+from kellyd.validate.dataset import validate_dataset
 from kellyd.validate.report import FileStamp, ValidationReport
 from kellyd.validate.report_html import render_validation_report
 from kellyd.validate.report_json import report_to_json
 from kellyd.validate.status_html import render_status_report
 
 __all__ = ["ReportFiles", "latest_report", "prune_reports", "read_stamps", "render_status_report", "report_stem",
-           "write_stamps", "write_status_report", "write_validation_report"]
+           "run_validation", "write_stamps", "write_status_report", "write_validation_report"]
 
 REPORTS_DIR = "reports"
 LATEST_STEM = "latest"
@@ -139,3 +141,20 @@ def read_stamps(root: Path) -> dict[str, FileStamp]:
         return {sample_id: FileStamp.from_json(data) for sample_id, data in document["stamps"].items()}
     except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
         return {}
+
+
+def run_validation(samples: Sequence[Sample], root: Path, *, keep: int = 20, **options: Any
+                   ) -> tuple[ValidationReport, ReportFiles]:
+    """One validation job end to end: compare with `reports/latest.json`, trust the stamps kept by the
+    last run (unless `verify_hashes=True`), validate, write the reports and keep the new stamps.
+
+    options: the keyword arguments of `validate_dataset` (target_model, schema_version, now, ...);
+    `previous` and `recorded_stamps` are read from the dataset folder when not given.
+    """
+    root = Path(root)
+    options.setdefault("previous", latest_report(root))
+    options.setdefault("recorded_stamps", read_stamps(root))
+    report = validate_dataset(samples, root, **options)
+    files = write_validation_report(root, report, keep=keep)
+    write_stamps(root, report.stamps)
+    return report, files

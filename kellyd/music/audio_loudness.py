@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.signal
 
+from kellyd.music.audio_spectral import window_sums
+
 # K-weighting stages as analog prototypes: the parameters that reproduce the 48 kHz
 # coefficients printed in BS.1770-4 through the bilinear transform.
 SHELF_F0_HZ = 1681.974450955533
@@ -64,15 +66,17 @@ def k_weighting_sos(sr_hz: int) -> np.ndarray:
 
 
 def block_mean_squares(weighted: np.ndarray, *, sr_hz: int) -> np.ndarray:
-    """Mean square of each 400 ms block, blocks every 100 ms, float64 (n_blocks,); one block if shorter."""
-    block = int(round(BLOCK_S * sr_hz))
+    """Mean square of each 400 ms block, blocks every 100 ms, float64 (n_blocks,); one block if shorter.
+
+    A block is exactly four steps of round(0.1 * sr_hz) samples (within two samples of 400 ms).
+    """
     step = int(round(BLOCK_STEP_S * sr_hz))
-    squares = weighted.astype(np.float64) ** 2
+    block = step * int(round(BLOCK_S / BLOCK_STEP_S))
+    squares = np.square(weighted, dtype=np.float64)
     if len(squares) < block:
         return np.array([squares.mean()])
-    running = np.concatenate(([0.0], np.cumsum(squares)))
-    starts = np.arange(0, len(squares) - block + 1, step)
-    return np.maximum(running[starts + block] - running[starts], 0.0) / block
+    n_blocks = 1 + (len(squares) - block) // step
+    return window_sums(squares, n_blocks, block, step) / block
 
 
 def _lufs(mean_square: np.ndarray | float) -> np.ndarray:

@@ -119,40 +119,37 @@ def spectral_flatness(power: np.ndarray) -> np.ndarray:
     return (np.exp(log_mean) / np.mean(floored, axis=0, dtype=np.float64)).astype(np.float32)
 
 
-def _window_sums(values: np.ndarray, n_frames: int, n_fft: int, hop_length: int) -> np.ndarray:
-    """Sum of values[t*hop : t*hop + n_fft] for each frame t, float64 (n_frames,).
+def window_sums(values: np.ndarray, n_windows: int, window: int, step: int) -> np.ndarray:
+    """Sum of values[t*step : t*step + window] for t in range(n_windows), float64 (n_windows,).
 
-    A window spans n_fft / hop whole hop-blocks, so the samples are summed once per
-    block and each window adds up its blocks: one pass over the signal, no float64
-    copy of it. `values` must hold at least (n_frames - 1) * hop + n_fft entries.
+    `window` must be a whole number of steps: the values are summed once per step
+    and each window adds up its steps, one pass over the signal with no float64
+    copy of it. `values` must hold at least (n_windows - 1) * step + window entries.
     """
-    blocks_per_window = n_fft // hop_length
-    n_blocks = n_frames - 1 + blocks_per_window
-    blocks = values[: n_blocks * hop_length].reshape(n_blocks, hop_length).sum(axis=1, dtype=np.float64)
-    return np.convolve(blocks, np.ones(blocks_per_window), mode="valid")
-
-
-def _check_grid(n_fft: int, hop_length: int) -> None:
-    if hop_length < 1 or n_fft % hop_length != 0:
-        raise ValueError(f"n_fft must be a multiple of hop_length, got {n_fft!r} and {hop_length!r}")
+    if step < 1 or window % step != 0:
+        raise ValueError(f"window must be a multiple of step, got {window!r} and {step!r}")
+    steps_per_window = window // step
+    n_steps = n_windows - 1 + steps_per_window
+    if len(values) < n_steps * step:
+        raise ValueError(f"{n_windows} windows of {window} need {n_steps * step} values, got {len(values)}")
+    per_step = values[: n_steps * step].reshape(n_steps, step).sum(axis=1, dtype=np.float64)
+    return np.convolve(per_step, np.ones(steps_per_window), mode="valid")
 
 
 def frame_rms(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH) -> np.ndarray:
     """Root mean square of each centred, zero-padded window of `n_fft` samples, float32 (frames,)."""
-    _check_grid(n_fft, hop_length)
     padded = np.pad(y.astype(np.float32, copy=False), n_fft // 2)
     n_frames = n_frames_for(len(y), hop_length=hop_length)
-    mean_square = _window_sums(padded * padded, n_frames, n_fft, hop_length) / n_fft
+    mean_square = window_sums(padded * padded, n_frames, n_fft, hop_length) / n_fft
     return np.sqrt(np.maximum(mean_square, 0.0)).astype(np.float32)
 
 
 def frame_ac_rms(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH) -> np.ndarray:
     """RMS of each window after removing that window's own mean (its DC), float32 (frames,)."""
-    _check_grid(n_fft, hop_length)
     padded = np.pad(y.astype(np.float32, copy=False), n_fft // 2)
     n_frames = n_frames_for(len(y), hop_length=hop_length)
-    mean = _window_sums(padded, n_frames, n_fft, hop_length) / n_fft
-    mean_square = _window_sums(padded * padded, n_frames, n_fft, hop_length) / n_fft
+    mean = window_sums(padded, n_frames, n_fft, hop_length) / n_fft
+    mean_square = window_sums(padded * padded, n_frames, n_fft, hop_length) / n_fft
     return np.sqrt(np.maximum(mean_square - mean * mean, 0.0)).astype(np.float32)
 
 
@@ -162,7 +159,6 @@ def zero_crossing_rate(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = H
     Centred windows padded by repeating the edge samples; |x| <= 1e-10 counts as
     zero and zero as positive (librosa's convention).
     """
-    _check_grid(n_fft, hop_length)
     padded = np.pad(y, n_fft // 2, mode="edge")
     negative = np.signbit(padded) & (np.abs(padded) > ZERO_CROSSING_THRESHOLD)
     # crossings[i]: between samples i and i + 1 (the last entry pairs the last sample with nothing).
@@ -171,7 +167,7 @@ def zero_crossing_rate(y: np.ndarray, *, n_fft: int = N_FFT, hop_length: int = H
     n_frames = n_frames_for(len(y), hop_length=hop_length)
     # A window of n_fft samples holds n_fft - 1 neighbouring pairs: drop the pair leaving it.
     leaving = crossings[np.arange(n_frames) * hop_length + n_fft - 1]
-    return ((_window_sums(crossings, n_frames, n_fft, hop_length) - leaving) / n_fft).astype(np.float32)
+    return ((window_sums(crossings, n_frames, n_fft, hop_length) - leaving) / n_fft).astype(np.float32)
 
 
 def frames_per_segment(segment_s: float, *, sr_hz: int, hop_length: int = HOP_LENGTH) -> int:

@@ -31,7 +31,6 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import soundfile as sf
-from audiomentations import PitchShift, TimeStretch
 
 from kellyd.music.transforms import NO_EFFECT, LabelEffect, split_steps
 
@@ -51,6 +50,8 @@ def pitch_shift(y: np.ndarray, *, sr_hz: int, semitones: int) -> tuple[np.ndarra
         raise ValueError(
             f"pitch_shift: semitones must be an integer within +-{MAX_PITCH_SHIFT_SEMITONES}, got {semitones!r}"
         )
+    from audiomentations import PitchShift  # imports librosa: only where audio is shifted
+
     shifter = PitchShift(min_semitones=float(semitones), max_semitones=float(semitones),
                          method="signalsmith_stretch", p=1.0)
     _freeze(shifter, num_semitones=float(semitones))
@@ -62,6 +63,8 @@ def time_stretch(y: np.ndarray, *, sr_hz: int, factor: float) -> tuple[np.ndarra
     y = _checked_audio(y, sr_hz)
     if not _is_number(factor) or not TIME_STRETCH_LIMITS[0] <= factor <= TIME_STRETCH_LIMITS[1]:
         raise ValueError(f"time_stretch: factor must be a number in {list(TIME_STRETCH_LIMITS)}, got {factor!r}")
+    from audiomentations import TimeStretch
+
     rate = 1.0 / float(factor)  # audiomentations speaks of playback rate, the inverse
     stretcher = TimeStretch(min_rate=rate, max_rate=rate, leave_length_unchanged=False,
                             method="signalsmith_stretch", p=1.0)

@@ -4,9 +4,10 @@ Each frame (a beat of the beat grid) gets a pitch-class vector: the seconds
 each pitch class sounds in it. Its cosine similarity with a binary template of
 every root x quality is the chord score, plus `BASS_ROOT_BONUS` when the
 frame's bass (lowest note held for a quarter of the frame) is the root, which
-tells C6 from Am7 and sus2 from the sus4 a fourth below. A frame with no
-notes scores only "N" (no chord). A Viterbi pass with `CHANGE_PENALTY` per
-change keeps a passing tone from flipping the chord for one beat.
+tells Fmaj7 from Am over F and sus2 from the sus4 a fourth below. A frame with
+fewer than two pitch classes (silence, a lone melody note) scores only "N"
+(no chord). A Viterbi pass with `CHANGE_PENALTY` per change keeps a passing
+tone from flipping the chord for one beat.
 
 Symbols are Harte-style: `root:quality` (`F#:maj`, `C#:min7`, `B:hdim7`) or `N`,
 roots in the canonical spelling of `kellyd.music.pitch_classes`.
@@ -36,14 +37,13 @@ QUALITIES: dict[str, tuple[int, ...]] = {
     "dim7": (0, 3, 6, 9),
 }
 QUALITY_NAMES: tuple[str, ...] = tuple(QUALITIES)
-# The triad inside each quality: what "root and triad quality" accuracy compares.
-TRIAD_OF = {"maj": "maj", "min": "min", "dim": "dim", "aug": "aug", "sus2": "sus2", "sus4": "sus4",
-            "maj7": "maj", "min7": "min", "7": "maj", "hdim7": "dim", "dim7": "dim"}  # fmt: skip
 NO_CHORD = "N"
 BASS_ROOT_BONUS = 0.1
 # Score of "N" in a frame with notes: below any template that matches at least a dyad.
 NO_CHORD_SCORE = 0.3
 CHANGE_PENALTY = 0.15
+# A pitch class counts as present in a frame with at least this share of the strongest one's time.
+PRESENT_SHARE = 0.1
 # Symmetric chords (aug, dim7) repeat every few semitones; a small price keeps them for real evidence.
 SYMMETRIC_PENALTY = 0.05
 
@@ -102,17 +102,21 @@ def chord_scores(pc_weight: np.ndarray, bass_pc: np.ndarray) -> np.ndarray:
     """(m, 12 * q + 1) score of every chord per frame from pitch-class weights (m, 12) and bass (m,) (-1 none);
     the last column is N."""
     w = np.asarray(pc_weight, dtype=np.float64)
+    n_q = len(QUALITY_NAMES)
+    if len(w) == 0:
+        return np.zeros((0, 12 * n_q + 1))
     norm = np.linalg.norm(w, axis=1, keepdims=True)
     unit = np.divide(w, norm, out=np.zeros_like(w), where=norm > 0)
-    n_q = len(QUALITY_NAMES)
     score = unit @ template_matrix().T
     roots = np.repeat(np.arange(12), n_q)
     score += BASS_ROOT_BONUS * (bass_pc[:, None] == roots[None, :])
     symmetric = np.tile([q in ("aug", "dim7") for q in QUALITY_NAMES], 12)
     score -= SYMMETRIC_PENALTY * symmetric[None, :]
-    silent = norm[:, 0] <= 0
-    no_chord = np.where(silent, 1.0, NO_CHORD_SCORE)
-    score[silent] = 0.0
+    # One pitch class (a melody note, octaves) names no chord: such frames get N only.
+    present = (w > 0) & (w >= PRESENT_SHARE * w.max(axis=1, keepdims=True))
+    no_chord_only = np.count_nonzero(present, axis=1) < 2
+    score[no_chord_only] = 0.0
+    no_chord = np.where(no_chord_only, 1.0, NO_CHORD_SCORE)
     return np.hstack((score, no_chord[:, None]))
 
 

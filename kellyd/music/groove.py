@@ -42,6 +42,7 @@ SWING_SEARCH_LO = 0.42
 SWING_SEARCH_HI = 0.72
 SWING_HALF_WIDTH = 0.04
 SWING_KERNEL_BEATS = 0.02
+SWING_BIN_BEATS = 0.005
 MIN_SWING_OFFBEATS = 8
 MEAN_SHIFT_MAX_STEPS = 50
 MEAN_SHIFT_TOLERANCE = 1e-6
@@ -96,25 +97,19 @@ def beat_phase(onset_beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return beat.astype(np.int64), onset_beats - beat
 
 
-def swing_ratio(onset_beats: np.ndarray, weight: np.ndarray) -> SwingEstimate:
-    """Swing ratio of onsets given as beat positions (see the module docstring)."""
-    beat, phase = beat_phase(onset_beats)
-    window = (phase > SWING_SEARCH_LO - SWING_HALF_WIDTH) & (phase < SWING_SEARCH_HI + SWING_HALF_WIDTH)
-    if int(window.sum()) < MIN_SWING_OFFBEATS:
-        return SwingEstimate(None, int(window.sum()), 0.0)
-    x, w = phase[window], weight[window]
-    bin_width = 0.005
+def _density_mode(x: np.ndarray, w: np.ndarray) -> float:
+    """The highest mode, searched in [SWING_SEARCH_LO, SWING_SEARCH_HI], of the weighted Gaussian
+    kernel density of phases `x`: a histogram finds the peak, mean-shift climbs to the exact mode
+    (so the result moves smoothly with the onsets instead of jumping with the histogram's bins)."""
     lo = SWING_SEARCH_LO - SWING_HALF_WIDTH
-    n_bins = int(round((SWING_SEARCH_HI + SWING_HALF_WIDTH - lo) / bin_width)) + 1
-    hist = np.bincount(np.clip(((x - lo) / bin_width).astype(np.int64), 0, n_bins - 1), weights=w, minlength=n_bins)
-    half = int(3 * SWING_KERNEL_BEATS / bin_width)
-    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * bin_width / SWING_KERNEL_BEATS) ** 2)
+    n_bins = int(round((SWING_SEARCH_HI + SWING_HALF_WIDTH - lo) / SWING_BIN_BEATS)) + 1
+    hist = np.bincount(np.clip(((x - lo) / SWING_BIN_BEATS).astype(np.int64), 0, n_bins - 1), weights=w, minlength=n_bins)
+    half = int(3 * SWING_KERNEL_BEATS / SWING_BIN_BEATS)
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * SWING_BIN_BEATS / SWING_KERNEL_BEATS) ** 2)
     density = np.convolve(hist, kernel, mode="same")
-    centres = lo + (np.arange(n_bins) + 0.5) * bin_width
+    centres = lo + (np.arange(n_bins) + 0.5) * SWING_BIN_BEATS
     searchable = (centres >= SWING_SEARCH_LO) & (centres <= SWING_SEARCH_HI)
     mode = float(centres[searchable][int(np.argmax(density[searchable]))])
-    # Mean-shift from the histogram's peak to the mode of the kernel density itself, so the
-    # ratio moves smoothly with the onsets instead of jumping with the histogram's bins.
     for _ in range(MEAN_SHIFT_MAX_STEPS):
         k = w * np.exp(-0.5 * ((x - mode) / SWING_KERNEL_BEATS) ** 2)
         if float(k.sum()) <= 0:
@@ -122,13 +117,26 @@ def swing_ratio(onset_beats: np.ndarray, weight: np.ndarray) -> SwingEstimate:
         previous, mode = mode, float(np.sum(k * x) / k.sum())
         if abs(mode - previous) < MEAN_SHIFT_TOLERANCE:
             break
+    return mode
+
+
+def swing_ratio(onset_beats: np.ndarray, weight: np.ndarray) -> SwingEstimate:
+    """Swing ratio of onsets given as beat positions (n,) with weights (n,) (see the module docstring).
+
+    Undefined (None) with too little off-beat evidence, or when the strongest
+    off-beat layer sits beyond the search range (straight sixteenths at 0.75).
+    """
+    beat, phase = beat_phase(onset_beats)
+    window = (phase > SWING_SEARCH_LO - SWING_HALF_WIDTH) & (phase < SWING_SEARCH_HI + SWING_HALF_WIDTH)
+    if int(window.sum()) < MIN_SWING_OFFBEATS:
+        return SwingEstimate(None, int(window.sum()), 0.0)
+    x, w = phase[window], weight[window]
+    mode = _density_mode(x, w)
     near = np.abs(x - mode) <= SWING_HALF_WIDTH
     if int(near.sum()) < MIN_SWING_OFFBEATS or not SWING_SEARCH_LO <= mode <= SWING_SEARCH_HI:
         return SwingEstimate(None, int(near.sum()), 0.0)
-    ratio = mode
-    played_beats = np.unique(beat)
     swung_beats = np.unique(beat[window][near])
-    return SwingEstimate(ratio, int(near.sum()), float(len(swung_beats) / len(played_beats)))
+    return SwingEstimate(mode, int(near.sum()), float(len(swung_beats) / len(np.unique(beat))))
 
 
 def microtiming(onset_s: np.ndarray, onset_beats: np.ndarray, grid: BeatGrid, subdivision: int) -> Microtiming:

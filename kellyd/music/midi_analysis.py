@@ -40,8 +40,9 @@ from kellyd.music.stats import (
 from kellyd.music.tempo import BeatGrid, TempoResult, beats_per_bar, main_time_signature, resolve_tempo
 
 MIN_GROOVE_ONSETS = 8
-# Longest stretch that gets chords, in beats (about 20 minutes at 200 bpm); the rest is left out.
-MAX_CHORD_BEATS = 4096
+# Longest stretch that gets key segments and chords, in beats (20 minutes at 200 bpm); the rest
+# of a longer piece is left out of them (the global key still hears every note).
+MAX_HARMONY_BEATS = 4096
 
 GrooveSource = Literal["drums", "pitched", "none"]
 
@@ -154,10 +155,15 @@ def subset(notes: Notes, mask: np.ndarray) -> Notes:
 
 
 def frame_boundaries_s(grid: BeatGrid, first_beat: float, last_beat: float, step_beats: float) -> np.ndarray:
-    """Boundaries (s) of frames `step_beats` long covering [first_beat, last_beat], on multiples of the step."""
+    """Boundaries (s) of frames `step_beats` long covering [first_beat, last_beat], on multiples of
+    the step; a first frame that would start before time 0 starts at 0."""
     lo = np.floor(first_beat / step_beats) * step_beats
     hi = max(np.ceil(last_beat / step_beats) * step_beats, lo + step_beats)
-    return grid.to_seconds(np.arange(lo, hi + step_beats / 2, step_beats))
+    bounds = grid.to_seconds(np.arange(lo, hi + step_beats / 2, step_beats))
+    # Only the first boundary can fall before 0 (the frame holding time 0 starts at most a step earlier).
+    if len(bounds) > 1 and bounds[0] < 0 <= bounds[1]:
+        bounds[0] = 0.0
+    return bounds
 
 
 def _key_at(segments: tuple[KeySegment, ...], t_s: float, fallback: KeyEstimate | None) -> tuple[int, Mode] | None:
@@ -174,11 +180,11 @@ def analyse_harmony(pitched: Notes, grid: BeatGrid, bar_beats: float, end_s: flo
     key = estimate_key(pitch_class_histogram(pitched))
     first_beat = float(grid.to_beats(pitched.start_s[0]))
     last_beat = float(grid.to_beats(end_s))
-    bars = frame_boundaries_s(grid, first_beat, last_beat, bar_beats)
+    bars = frame_boundaries_s(grid, first_beat, min(last_beat, first_beat + MAX_HARMONY_BEATS), bar_beats)
     segments = key_segments(pitch_class_time(pitched, bars), bars)
     # Chords cover the piece from time 0, so leading silence reads as N rather than as nothing.
     chord_first_beat = min(first_beat, float(grid.to_beats(0.0)))
-    beats = frame_boundaries_s(grid, chord_first_beat, min(last_beat, chord_first_beat + MAX_CHORD_BEATS), 1.0)
+    beats = frame_boundaries_s(grid, chord_first_beat, min(last_beat, chord_first_beat + MAX_HARMONY_BEATS), 1.0)
     frames = chord_mod.detect_chords(pitch_class_time(pitched, beats), bass_pitch_class(pitched, beats), beats)
     entries = []
     for seg in chord_mod.chord_segments(frames):

@@ -6,8 +6,9 @@ The measuring is `kellyd.music.midi_analysis`; this module packs it into an
 
 - labels (annotation keys), set only where the music tells them: `tempo_bpm`,
   `time_signature` ("4/4") always; `key` (canonical spelling, e.g. "F#"),
-  `mode`, `key_confidence`, `chord_progression` (collapsed Harte symbols)
-  and `articulation` when there are pitched notes; `groove_type` when there
+  `mode`, `key_confidence` and `articulation` when there are pitched notes,
+  `chord_progression` (collapsed Harte symbols) when they sound together
+  (`MIN_CHORD_POLYPHONY`); `groove_type` when there
   are onsets; `swing_ratio` when there is off-beat evidence;
 - scalars (JSON): the statistics, histograms and curves as lists, key segments,
   chord segments with Roman numerals;
@@ -42,6 +43,9 @@ from kellyd.music.midi_vector import (
 from kellyd.music.notes import Score
 from kellyd.music.stats import note_density
 from kellyd.taxonomy import GROOVE_TYPES
+
+# Mean number of pitched notes sounding together below which no chord_progression label is set.
+MIN_CHORD_POLYPHONY = 1.5
 
 
 def _vector(a: MidiAnalysis) -> np.ndarray:
@@ -168,7 +172,8 @@ def _labels(a: MidiAnalysis) -> dict[str, Any]:
     if a.articulation.label is not None:
         labels["articulation"] = a.articulation.label
     progression = a.harmony.progression
-    if progression:
+    # A melody alone implies chords but does not state them: label chords only where notes sound together.
+    if progression and a.polyphony_mean >= MIN_CHORD_POLYPHONY:
         labels["chord_progression"] = progression
     return labels
 

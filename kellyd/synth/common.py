@@ -11,15 +11,12 @@ moves the end by microseconds, and the tempo label is that stored tempo.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from kellyd.music.notes import Notes, Score, TempoMap, TimeSignature, Track
 from kellyd.taxonomy import PITCH_CLASS_NAMES
-
-Mode = Literal["major", "minor"]
-Articulation = Literal["legato", "staccato", "mixed"]
 
 TICKS_PER_QUARTER = 480
 MICROSECONDS_PER_MINUTE = 60_000_000

@@ -1,11 +1,12 @@
 """Write synthetic pieces into a dataset: `raw/synthetic/<generator>/<label>/<name>.mid`.
 
 `synthesize` validates everything (generator, count, seed, duration, labels,
-and that the files fit on the disk) before it writes a single file. Piece i of
-a call is determined by (seed, i): the same call writes the same bytes under
-the same names, so re-running it is harmless. The returned samples carry their
-annotations and `source = {"type": "synthetic", "generator", "seed", "index"}`;
-registering them in the catalog is the caller's job.
+the renderer when audio is asked for, and that the files fit on the disk)
+before it writes a single file. Piece i of a call is determined by (seed, i):
+the same call writes the same bytes under the same names, so re-running it is
+harmless. The returned samples carry their annotations and
+`source = {"type": "synthetic", "generator", "seed", "index"}`; registering
+them in the catalog is the caller's job.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from kellyd.synth.files import midi_bytes, write_if_changed
 from kellyd.synth.groove import groove_piece
 from kellyd.synth.harmony import HARMONY_PROGRESSIONS, harmony_piece
 from kellyd.synth.melody import CONTOURS, RANGES_SEMITONES, melody_piece
+from kellyd.synth.render import SOUNDFONT_CANDIDATES, Renderer, find_renderer, render_wav_bytes
 from kellyd.taxonomy import GROOVE_TYPES
 
 SYNTHETIC_DIR = PurePosixPath("raw", "synthetic")
@@ -87,10 +89,13 @@ GENERATORS: dict[str, Generator] = {
 }
 
 
-def estimated_bytes(generator: str, *, count: int, duration_s: float) -> int:
-    """A generous estimate of what `count` pieces of `duration_s` take on disk."""
+def estimated_bytes(generator: str, *, count: int, duration_s: float, audio_sr_hz: int = 0) -> int:
+    """A generous estimate of what `count` pieces of `duration_s` take on disk (and their 16-bit renderings)."""
     spec = _generator(generator)
-    return int(count * (FILE_OVERHEAD_BYTES + spec.bytes_per_s * duration_s))
+    per_piece = FILE_OVERHEAD_BYTES + spec.bytes_per_s * duration_s
+    if audio_sr_hz:
+        per_piece += FILE_OVERHEAD_BYTES + 2 * audio_sr_hz * duration_s
+    return int(count * per_piece)
 
 
 def piece_seed(seed: int, index: int) -> int:
@@ -99,14 +104,19 @@ def piece_seed(seed: int, index: int) -> int:
 
 
 def synthesize(ctx: DatasetContext, *, generator: str, count: int, seed: int,
-               duration_s: float = DEFAULT_DURATION_S, labels: Sequence[str] | None = None) -> list[Sample]:
+               duration_s: float = DEFAULT_DURATION_S, labels: Sequence[str] | None = None,
+               render_audio: bool = False, sr_hz: int = 16000, soundfont: Path | None = None) -> list[Sample]:
     """Write `count` pieces of `generator` into the dataset and return them as samples.
 
     Labels cycle through `labels` (default: every label the generator has),
-    so `count = len(labels)` gives one piece per label. Raises ValueError,
-    before writing anything, for an unknown generator or label, a count that
-    is not a positive integer or whose files would not fit on the disk, a
-    negative seed or a duration outside the supported range.
+    so `count = len(labels)` gives one piece per label. With `render_audio`,
+    each piece is also rendered to a WAV beside its MIDI file (see
+    `kellyd.synth.render`) and returned as an audio sample right after it,
+    with `source["rendered_from"]` naming the MIDI sample (keep both in one
+    split). Raises ValueError, before writing anything, for an unknown
+    generator or label, a count that is not a positive integer or whose files
+    would not fit on the disk, a negative seed, a duration outside the
+    supported range, or `render_audio` without FluidSynth and a SoundFont.
     """
     spec = _generator(generator)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -119,14 +129,24 @@ def synthesize(ctx: DatasetContext, *, generator: str, count: int, seed: int,
     if not wanted or unknown:
         raise ValueError(f"generator {generator!r} has no label(s) {unknown or wanted!r}; "
                          f"known: {', '.join(spec.labels)}")
+    renderer = find_renderer(soundfont) if render_audio else None
+    if render_audio and renderer is None:
+        raise ValueError(f"render_audio needs the fluidsynth program and a General MIDI SoundFont "
+                         f"({soundfont or 'none of ' + ', '.join(map(str, SOUNDFONT_CANDIDATES))}); "
+                         f"fluidsynth is {'found' if shutil.which('fluidsynth') else 'not installed'}")
     out_dir = ctx.root / SYNTHETIC_DIR / generator
-    needed = estimated_bytes(generator, count=count, duration_s=duration_s)
+    needed = estimated_bytes(generator, count=count, duration_s=duration_s, audio_sr_hz=sr_hz if render_audio else 0)
     free = shutil.disk_usage(_existing_ancestor(out_dir)).free
     if needed * DISK_HEADROOM > free:
         raise ValueError(f"count {count} needs about {needed:,} bytes (x{DISK_HEADROOM} headroom) but only "
                          f"{free:,} bytes are free under {_existing_ancestor(out_dir)}")
-    return [_write_piece(ctx, spec, wanted[i % len(wanted)], seed=seed, index=i, duration_s=duration_s)
-            for i in range(count)]
+    samples: list[Sample] = []
+    for i in range(count):
+        midi = _write_piece(ctx, spec, wanted[i % len(wanted)], seed=seed, index=i, duration_s=duration_s)
+        samples.append(midi)
+        if renderer is not None:
+            samples.append(_write_rendering(ctx, midi, renderer, sr_hz=sr_hz))
+    return samples
 
 
 def _write_piece(ctx: DatasetContext, spec: Generator, label: str, *, seed: int, index: int,
@@ -136,18 +156,34 @@ def _write_piece(ctx: DatasetContext, spec: Generator, label: str, *, seed: int,
     rel = SYNTHETIC_DIR / spec.name / piece.label / name
     data = midi_bytes(piece.score, beside=ctx.root / rel)
     write_if_changed(ctx.root / rel, data)
+    return _sample(ctx, rel, data, kind="midi", label=piece.label, annotations=piece.annotations,
+                   source={"type": "synthetic", "generator": spec.name, "seed": seed, "index": index})
+
+
+def _write_rendering(ctx: DatasetContext, midi: Sample, renderer: Renderer, *, sr_hz: int) -> Sample:
+    rel = PurePosixPath(midi.file_path).with_suffix(".wav")
+    data = render_wav_bytes(renderer, ctx.root / midi.file_path, sr_hz=sr_hz,
+                            duration_s=float(midi.annotations["duration_s"]))
+    write_if_changed(ctx.root / rel, data)
+    source = {**midi.source, "rendered_from": midi.sample_id, "soundfont": renderer.name}
+    return _sample(ctx, rel, data, kind="audio", label=midi.label_dirs[0], annotations=midi.annotations,
+                   source=source)
+
+
+def _sample(ctx: DatasetContext, rel: PurePosixPath, data: bytes, *, kind: str, label: str,
+            annotations: Mapping[str, Any], source: Mapping[str, Any]) -> Sample:
     digest = hashlib.sha256(data).hexdigest()
     return Sample(
         dataset_id=ctx.dataset_id,
         origin_path=str(ctx.root / rel),
-        label_dirs=(piece.label,),
+        label_dirs=(label,),
         sample_id=sample_id_for(digest),
         sha256=digest,
-        kind="midi",
+        kind=kind,
         file_path=rel.as_posix(),
-        original_names=(name,),
-        annotations=dict(piece.annotations),
-        source={"type": "synthetic", "generator": spec.name, "seed": seed, "index": index},
+        original_names=(rel.name,),
+        annotations=dict(annotations),
+        source=dict(source),
     )
 
 

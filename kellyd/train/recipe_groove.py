@@ -2,8 +2,8 @@
 
 The performance's drum onsets are snapped to the sixteenth grid of the beat grid;
 what the snapping removed is what the model learns to put back. Frame t (one
-sixteenth) holds which of the nine drum classes are struck at t and at t + 1 (one
-step of look-ahead), the sixteenth inside the beat, the beat inside the bar and the
+sixteenth) holds which of the nine drum classes are struck at t and at each of the
+next `LOOK_AHEAD_STEPS` steps (a beat of look-ahead, i.e. that much latency in a plug-in), the sixteenth inside the beat, the beat inside the bar and the
 tempo. Targets at every step: for each struck drum, its offset from the grid (ms,
 positive = late) and its velocity (MIDI 1..127); at the last step of the window,
 the groove type of the sample (the dataset's label, e.g. from the drop folder).
@@ -28,6 +28,7 @@ from kellyd.train.timing import (
 )
 
 MIN_DRUM_NOTES = 8
+LOOK_AHEAD_STEPS = 3
 MIN_HITS_PER_WINDOW = 4
 TEMPO_SCALE_BPM = 120.0
 N_DRUMS = len(DRUM_CLASSES)
@@ -42,7 +43,8 @@ def heads(vocabulary: Vocabulary) -> tuple[Head, ...]:
 
 
 def feature_names(vocabulary: Vocabulary) -> tuple[str, ...]:
-    return (*(f"hit_{d}" for d in DRUM_CLASSES), *(f"next_hit_{d}" for d in DRUM_CLASSES),
+    return (*(f"hit_{d}" for d in DRUM_CLASSES),
+            *(f"hit_{d}_plus_{k}" for k in range(1, LOOK_AHEAD_STEPS + 1) for d in DRUM_CLASSES),
             *(f"sixteenth_{i}" for i in range(STEPS_PER_BEAT)), *(f"beat_in_bar_{i}" for i in range(4)),
             "tempo_bpm_over_120")
 
@@ -52,15 +54,15 @@ def quantised_pattern(start_s: np.ndarray, drum_class: np.ndarray, velocity: np.
     """(hits, velocity, offset_ms), each (n_steps, 9): drum onsets on the sixteenth grid.
 
     Step 0 is the sixteenth on the beat at or before the first onset. Where one drum is
-    struck twice in a step, the louder stroke counts. The last row is an empty step so
-    that the last real step has a look-ahead.
+    struck twice in a step, the louder stroke counts. The last LOOK_AHEAD_STEPS rows are
+    empty steps so that the last real step has a look-ahead.
     """
     onset_beats = beats_at(start_s, beat_times_s, bpm)
     step = np.round(onset_beats * STEPS_PER_BEAT).astype(np.int64)
     offset_ms = (start_s - seconds_at(step / STEPS_PER_BEAT, beat_times_s, bpm)) * 1000.0
     origin = (step.min() // STEPS_PER_BEAT) * STEPS_PER_BEAT
     row = step - origin
-    n_steps = int(row.max()) + 2
+    n_steps = int(row.max()) + 1 + LOOK_AHEAD_STEPS
     hits = np.zeros((n_steps, N_DRUMS), dtype=np.float32)
     vel = np.zeros((n_steps, N_DRUMS), dtype=np.float32)
     off = np.zeros((n_steps, N_DRUMS), dtype=np.float32)
@@ -84,13 +86,14 @@ def examples(sample: Sample, features: SampleFeatures, vocabulary: Vocabulary,
     bpm = float(sample.annotations.get("tempo_bpm") or features.scalars.get("tempo_bpm") or TEMPO_SCALE_BPM)
     beat_times = features_array(features, "beat_times_s")
     hits, vel, off = quantised_pattern(start_s, drum_class[keep], velocity, beat_times, bpm)
-    n_steps = hits.shape[0] - 1
+    n_steps = hits.shape[0] - LOOK_AHEAD_STEPS
     position = np.arange(n_steps)
     sixteenth = np.eye(STEPS_PER_BEAT, dtype=np.float32)[position % STEPS_PER_BEAT]
     bar_beats = beats_per_bar_of(sample.annotations.get("time_signature"))
     beat_in_bar = np.eye(4, dtype=np.float32)[np.minimum((position // STEPS_PER_BEAT) % bar_beats, 3)]
     tempo = np.full((n_steps, 1), bpm / TEMPO_SCALE_BPM, dtype=np.float32)
-    frames = np.concatenate([hits[:-1], hits[1:], sixteenth, beat_in_bar, tempo], axis=1)
+    ahead = [hits[k:k + n_steps] for k in range(LOOK_AHEAD_STEPS + 1)]
+    frames = np.concatenate([*ahead, sixteenth, beat_in_bar, tempo], axis=1)
 
     window = settings.window
     starts = [s for s in window_starts(n_steps, window, settings.max_examples_per_sample * 4)

@@ -8,6 +8,7 @@ device = "auto"                     # "auto" (CUDA when present), "cpu" or "cuda
 seed = 1234
 retrain_min_change = 0.1            # share of samples added or removed that --if-changed needs
 nice = 10                           # niceness of the scheduled training subprocess
+threads = 0                         # CPU threads for torch (0: its default)
 
 [training.GroovePredictor]          # any of the five models; every key optional
 max_epochs = 80
@@ -77,6 +78,7 @@ KEY_DOCS: dict[str, str] = {
     "seed": "seed of every random choice in training (same data + seed + device = same model)",
     "retrain_min_change": "share of samples added or removed since the last training that `--if-changed` needs",
     "nice": "niceness the scheduled training subprocess runs at",
+    "threads": "CPU threads torch may use (0: torch's default, one per core)",
     "<Model>.optimizer": "'adamw' or 'adam'",
     "<Model>.lr": "peak learning rate (reached after the warm-up)",
     "<Model>.batch_size": "examples per optimisation step",
@@ -104,6 +106,7 @@ class _TopLevel:
     seed: int = field(default=1234, metadata=_at_least(0))
     retrain_min_change: float = field(default=0.1, metadata=_at_least(0.0))
     nice: int = field(default=10, metadata=_at_least(0))
+    threads: int = field(default=0, metadata=_at_least(0))
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class TrainingSettings:
     seed: int = 1234
     retrain_min_change: float = 0.1
     nice: int = 10
+    threads: int = 0
     models: Mapping[str, ModelSettings] = field(default_factory=dict)
 
     def for_model(self, model: str) -> ModelSettings:
@@ -181,6 +185,7 @@ def parse_training_section(table: Mapping[str, Any], *, base_dir: Path) -> Train
         seed=top_level.seed,
         retrain_min_change=top_level.retrain_min_change,
         nice=top_level.nice,
+        threads=top_level.threads,
         models=models,
     )
 

@@ -14,6 +14,7 @@ from typing import Iterable, Mapping, Sequence
 from kellyd.sample import Sample
 from kellyd.splits import SPLITS, label_value
 from kellyd.taxonomy import BASE_EMOTION_NAMES, EMOTIONS
+from kellyd.validate.features import natural_key
 from kellyd.validate.html import size_text
 from kellyd.validate.measures import balance_ratio
 from kellyd.validate.report import ClassCount, Distribution, Reason, Severity, StorageUse
@@ -50,8 +51,8 @@ class Limits:
 
 def make_reason(family: str, check: str, severity: Severity, message: str,
                 affected: Iterable[str] = (), limits: Limits = Limits()) -> Reason:
-    """A reason listing at most `limits.max_listed` affected items (sorted, unique) and counting all."""
-    unique = sorted(set(affected))
+    """A reason listing at most `limits.max_listed` affected items (unique, in natural order) and counting all."""
+    unique = sorted(set(affected), key=natural_key)
     return Reason(family, check, severity, message, tuple(unique[:limits.max_listed]), len(unique))
 
 
@@ -231,7 +232,8 @@ def check_training(samples: Sequence[Sample], composition: Mapping[str, Mapping[
     """What would make training fail or mean nothing: empty, unassigned or single-class splits,
     constant labels, and labels a feature column gives away."""
     reasons: list[Reason] = []
-    classes = {label for per in composition.values() for label, n in per.items() if label and n}
+    labels = [label_value(s, class_key) for s in samples]
+    classes = set(labels) - {""}
     unassigned = [s.sample_id for s in samples if s.split not in SPLITS]
     if unassigned:
         verb = "has" if len(unassigned) == 1 else "have"
@@ -249,8 +251,7 @@ def check_training(samples: Sequence[Sample], composition: Mapping[str, Mapping[
                 "training", "single_class_split", "error",
                 f"the {split} split holds only {class_key} {present[0]!r} ({total:,} samples) while the dataset "
                 f"has {len(classes)} classes", (split,), limits))
-    labelled = sum(n for per in composition.values() for label, n in per.items() if label)
-    if len(classes) == 1 and labelled >= 2:
+    if len(classes) == 1 and sum(1 for label in labels if label) >= 2:
         reasons.append(make_reason("training", "constant_labels", "error",
                                    f"every sample has {class_key} {next(iter(classes))!r}: nothing to learn",
                                    (), limits))

@@ -1,6 +1,8 @@
 """Feature columns: flattening one features JSON, and dataset-wide column checks done in one pass.
 
-A features JSON (`processed/features/<sample_id>.json`) is read as columns:
+A features JSON (`processed/features/<sample_id>.json`, as `handlers.features` writes
+it: `{"schema_version", "sample_id", "kind", "scalars": {...}, "labels", "flags",
+"arrays"}`) is read as columns:
 numbers become numeric columns, strings and booleans categorical ones, nested
 objects are flattened with dots (`groove.swing_ratio`), and short numeric lists
 (histograms, curves: up to `MAX_LIST_COLUMNS` items) one column per item
@@ -21,11 +23,14 @@ true, so memory stays flat with dataset size:
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Iterable, Mapping
 
+# What the features handler writes beside the scalars: ids, the labels it proposed, flags, and
+# the shapes of the arrays in the .npz.
 METADATA_KEYS = frozenset({
-    "schema_version", "sample_id", "dataset_id", "sha256", "labels", "flags", "extractor",
-    "extractor_version", "kind", "created_at", "source",
+    "schema_version", "sample_id", "dataset_id", "sha256", "labels", "flags", "arrays", "extractor",
+    "kind", "created_at", "source",
 })
 MAX_LIST_COLUMNS = 64
 _EQUAL_TOLERANCE = 1e-9
@@ -72,6 +77,11 @@ def flatten_features(document: Mapping[str, Any]) -> tuple[dict[str, float | str
         if key not in METADATA_KEYS and not str(key).endswith("_version"):
             visit(str(key), value)
     return columns, non_finite
+
+
+def natural_key(name: str) -> list[Any]:
+    """Sort key that puts `hist[2]` before `hist[10]`."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def _same(a: float | str, b: float | str) -> bool:
@@ -153,7 +163,7 @@ class ColumnScan:
 
     def constant_columns(self) -> list[str]:
         """Columns with one value across the dataset (needs at least two samples to say)."""
-        return sorted(self._constant) if self.samples >= 2 else []
+        return sorted(self._constant, key=natural_key) if self.samples >= 2 else []
 
     def label_columns(self) -> list[str]:
         """Columns whose values map one to one onto the classes, each value seen at least twice

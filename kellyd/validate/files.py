@@ -20,7 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import Executor
+from collections import deque
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator, Mapping, Sequence
@@ -34,6 +35,7 @@ from kellyd.validate.report import FileStamp
 
 MIDI_SUFFIXES = frozenset({".mid", ".midi", ".kar"})
 CHUNK_SIZE = 256
+IN_FLIGHT_CHUNKS = 16
 
 
 @dataclass(frozen=True)
@@ -201,23 +203,28 @@ def check_chunk(root: str, tasks: Sequence[FileTask], verify_hashes: bool,
 
 
 def check_files(root: Path, tasks: Sequence[FileTask], *, verify_hashes: bool, schema_version: int,
-                executor: Executor | None = None, chunk_size: int = CHUNK_SIZE) -> Iterator[SampleFindings]:
+                executor: Executor | None = None, chunk_size: int = CHUNK_SIZE,
+                in_flight: int = IN_FLIGHT_CHUNKS) -> Iterator[SampleFindings]:
     """Findings for every task, in task order, chunk by chunk (so the caller aggregates as they come).
 
-    executor: runs the chunks (all are submitted at once); None runs them here, in order.
+    executor: runs the chunks, at most `in_flight` at a time so finished results
+    never pile up in memory; None runs them here, in order.
     """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-    chunks = [tasks[i:i + chunk_size] for i in range(0, len(tasks), chunk_size)]
+    if chunk_size < 1 or in_flight < 1:
+        raise ValueError(f"chunk_size and in_flight must be at least 1, got {chunk_size} and {in_flight}")
+    chunks = (tasks[i:i + chunk_size] for i in range(0, len(tasks), chunk_size))
     if executor is None:
         for chunk in chunks:
             yield from check_chunk(os.fspath(root), chunk, verify_hashes, schema_version)
         return
-    futures = [executor.submit(check_chunk, os.fspath(root), chunk, verify_hashes, schema_version)
-               for chunk in chunks]
+    pending: deque[Future[list[SampleFindings]]] = deque()
     try:
-        for future in futures:
-            yield from future.result()
+        for chunk in chunks:
+            pending.append(executor.submit(check_chunk, os.fspath(root), chunk, verify_hashes, schema_version))
+            if len(pending) >= in_flight:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
     finally:
-        for future in futures:
+        for future in pending:
             future.cancel()

@@ -75,6 +75,8 @@ class Distribution:
 
 @dataclass(frozen=True)
 class StorageUse:
+    """Bytes the dataset folder uses (all but `reports/`) and its budget (None: no budget)."""
+
     used_bytes: int
     budget_bytes: int | None
 

@@ -19,16 +19,20 @@ REQUIRED_DIRS: tuple[str, ...] = ("raw", "processed", "annotations", "splits")
 OPTIONAL_DIRS: tuple[str, ...] = ("reports",)
 
 
-def folder_bytes(root: Path) -> int:
-    """Bytes of every regular file under `root` (symlinks are not followed)."""
+def folder_bytes(root: Path, *, skip: Sequence[str] = ("reports",)) -> int:
+    """Bytes of every regular file under `root`, except in the top-level folders named in `skip`
+    (by default `reports/`: validation's own output, kept bounded by pruning, so that validating
+    twice measures the same). Symlinks are not followed."""
     total = 0
+    skipped = {os.path.join(os.fspath(root), name) for name in skip}
     stack = [os.fspath(root)]
     while stack:
         try:
             with os.scandir(stack.pop()) as entries:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
-                        stack.append(entry.path)
+                        if entry.path not in skipped:
+                            stack.append(entry.path)
                     elif entry.is_file(follow_symlinks=False):
                         try:
                             total += entry.stat(follow_symlinks=False).st_size

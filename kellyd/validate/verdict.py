@@ -9,8 +9,9 @@ from kellyd.validate.report import SEVERITIES, Change, Reason, Verdict
 FAMILY_ORDER: tuple[str, ...] = (
     "structure", "quality", "leakage", "training", "counts", "balance", "diversity", "storage",
 )
-# Entropy moves smaller than this are noise and are not listed as changes.
+# Moves smaller than these are noise (the reports themselves take some room) and are not listed.
 ENTROPY_CHANGE = 0.01
+STORAGE_CHANGE_SHARE = 0.01
 
 
 def verdict_of(reasons: Iterable[Reason]) -> Verdict:
@@ -48,7 +49,7 @@ def diff_reports(previous: Mapping[str, Any] | None,
     """Differences between two reports in their JSON form; None when there is nothing to compare with.
 
     Lists: the verdict, the sample count, each class and split total, problems that
-    appeared or were resolved, storage used, and diversity moves of at least 0.01.
+    appeared or were resolved, storage moves of 1 % or more, and diversity moves of at least 0.01.
     A malformed previous report (another format) counts as no previous report.
     """
     if not previous or previous.get("format_version") != current.get("format_version"):
@@ -77,7 +78,7 @@ def _diff(previous: Mapping[str, Any], current: Mapping[str, Any]) -> tuple[Chan
         changes.append(Change("resolved", name, before_reasons[name], None))
     used_before = previous["storage"]["used_bytes"]
     used_after = current["storage"]["used_bytes"]
-    if used_before != used_after:
+    if abs(used_after - used_before) >= STORAGE_CHANGE_SHARE * max(used_before, 1):
         changes.append(Change("storage", "used_bytes", used_before, used_after))
     entropy_before = {d["name"]: d["entropy"] for d in previous["distributions"]}
     for dist in current["distributions"]:

@@ -22,6 +22,7 @@ from kellyd.music.audio_spectral import (
     spectral_flatness,
     spectral_rolloff_hz,
     stft_magnitude,
+    window_sums,
     zero_crossing_rate,
 )
 
@@ -138,3 +139,17 @@ def test_frames_per_segment():
     assert frames_per_segment(5.0, sr_hz=22050) == 430
     with pytest.raises(ValueError, match="holds no frame"):
         frames_per_segment(0.001, sr_hz=16000)
+
+
+@pytest.mark.parametrize(("n_windows", "window", "step"), [(1, 4, 4), (5, 4, 1), (7, 1024, 256), (3, 6, 2)])
+def test_window_sums_match_direct_sums(n_windows, window, step):
+    values = np.random.default_rng(5).normal(size=(n_windows - 1) * step + window + 3).astype(np.float32)
+    expected = [values[t * step: t * step + window].sum(dtype=np.float64) for t in range(n_windows)]
+    np.testing.assert_allclose(window_sums(values, n_windows, window, step), expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize(("values", "window", "step", "message"),
+                         [(np.ones(100), 10, 3, "multiple of step"), (np.ones(10), 8, 4, "need 12 values")])
+def test_window_sums_validate(values, window, step, message):
+    with pytest.raises(ValueError, match=message):
+        window_sums(values, 2, window, step)

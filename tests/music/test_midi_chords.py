@@ -61,6 +61,11 @@ def test_silence_is_no_chord():
     assert symbols(detect(rows, 6)) == ["C:maj", "C:maj", "N", "N", "F:maj", "F:maj"]
 
 
+def test_a_lone_melody_note_names_no_chord():
+    rows = [(0.0, 1.0, 72, 80), (1.0, 2.0, 60, 80), (1.0, 2.0, 48, 80)]  # one note, then octaves of C
+    assert symbols(detect(rows, 2)) == ["N", "N"]
+
+
 def test_a_passing_tone_does_not_flip_the_chord_for_one_beat():
     rows = chord_notes([48, 64, 67], 0.0, 8.0) + [(3.0, 4.0, 62, 80), (3.0, 4.0, 65, 80)]
     assert set(symbols(detect(rows, 8))) == {"C:maj"}

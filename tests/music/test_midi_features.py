@@ -98,6 +98,14 @@ def test_the_key_label_uses_the_canonical_spelling():
     assert extract_midi(score(notes(rows))).labels["key"] == PITCH_CLASS_NAMES[6] == "F#"
 
 
+def test_a_melody_alone_gets_a_key_but_no_chord_progression():
+    rows = [(i * 0.5, i * 0.5 + 0.4, 67 + d, 80) for i, d in enumerate([0, 2, 4, 5, 7, 5, 4, 2, 0, -1, 0, 4, 7, 12, 7, 0])]
+    ex = extract_midi(score(notes(rows)))
+    assert ex.labels["key"] == "G"
+    assert "chord_progression" not in ex.labels
+    assert ex.labels["articulation"] == "mixed"  # 0.8 of each gap: detached, neither legato nor staccato
+
+
 def test_drums_only_gives_groove_but_no_key_chords_or_articulation():
     ex = extract_midi(score(drums=swung_hats(110.0, 0.5, bars=8), bpm=110.0))
     assert set(ex.labels) == {"tempo_bpm", "time_signature", "groove_type", "swing_ratio"}

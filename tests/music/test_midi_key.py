@@ -133,3 +133,9 @@ def test_pitch_name_rejects_out_of_range():
     assert pitch_name(10) == "Bb"
     with pytest.raises(ValueError, match="12"):
         pitch_name(12)
+
+
+def test_a_passage_in_the_relative_minor_is_not_a_modulation():
+    weights, bounds = bars_in_keys([(0, MAJOR_SCALE)] * 16 + [(9, HARMONIC_MINOR)] * 12 + [(0, MAJOR_SCALE)] * 16)
+    segments = key_segments(weights, bounds)
+    assert [(s.tonic_pc, s.mode) for s in segments] == [(0, "major")]

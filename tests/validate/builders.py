@@ -129,10 +129,13 @@ def augmented_copy(parent: Path, child: Path, velocity_scale: float) -> None:
 
 def write_features(root: Path, sample_id: str, scalars: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
                    schema_version: int = SCHEMA_VERSION) -> str:
+    """Features in the layout `handlers.features` writes (scalars nested, labels and shapes beside)."""
     rel = f"processed/features/{sample_id}.json"
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"schema_version": schema_version, "sample_id": sample_id, **scalars}))
+    path.write_text(json.dumps({"schema_version": schema_version, "sample_id": sample_id, "kind": "midi",
+                                "scalars": dict(scalars), "labels": {}, "flags": [],
+                                "arrays": {k: list(np.shape(v)) for k, v in arrays.items()}}))
     np.savez(path.with_suffix(".npz"), **arrays)
     return rel
 
@@ -165,7 +168,8 @@ def build_dataset(root: Path, entries: Sequence[Entry], *, settings: SplitSettin
         scalars, arrays = features(dest)
         parent = by_rel[entry.parent_rel_path].sample_id if entry.parent_rel_path else None
         sample = Sample(dataset_id=DATASET_ID, origin_path=str(entry.source), sample_id=sample_id, sha256=sha,
-                        kind="midi", file_path=entry.rel_path, annotations=dict(entry.annotations),
+                        kind="midi" if dest.suffix in (".mid", ".midi") else "audio", file_path=entry.rel_path,
+                        annotations=dict(entry.annotations),
                         features_path=write_features(root, sample_id, scalars, arrays), parent_id=parent)
         by_rel[entry.rel_path] = sample
         new.append(sample)

@@ -108,7 +108,6 @@ def test_changes_since_the_previous_report(small_dataset):
     kinds = {(c.kind, c.subject): (c.before, c.after) for c in second.changes}
     assert kinds[("verdict", "verdict")] == ("usable_with_warnings", "invalid")
     assert kinds[("new_problem", "quality.file_missing")] == (None, "error")
-    assert ("storage", "used_bytes") in kinds
     html = render_validation_report(second)
     assert "Compared with the report of 2025-03-01T12:00:00Z" in html and "file_missing" in html
 
@@ -194,3 +193,26 @@ def test_quarantined_file_forms():
                              "when": datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)}) == expected
     entry = QuarantineEntry("d", "inbox/a.mid", "state/quarantine/a.mid", "import", "not MIDI", 1_700_000_000.0)
     assert quarantined_file(entry) == expected
+
+
+def test_names_from_users_are_escaped(small_dataset):
+    root, samples = small_dataset
+    hostile = '<script>alert("x")</script>.mid'
+    report = validate(root, samples, quarantined=[(f"inbox/{hostile}", "<img src=x>", "import", 0.0)])
+    page = outline(render_validation_report(report))
+    assert page.scripts == 0 and page.external == []
+
+
+def test_run_validation_chains_previous_report_and_stamps(small_dataset):
+    from kellyd.reports import run_validation
+
+    root, samples = small_dataset
+    options = {"target_model": "GroovePredictor", "schema_version": SCHEMA_VERSION,
+               "split_settings": GROOVE_SETTINGS}
+    first, _ = run_validation(samples, root, now=NOW, **options)
+    assert first.files_hashed == len(samples) and first.previous_created_at is None
+    second, files = run_validation(samples, root, now=NOW + timedelta(hours=1), **options)
+    assert second.files_hashed == 0 and second.files_trusted == len(samples)
+    assert second.previous_created_at == first.created_at and second.changes == ()
+    assert latest_report(root)["created_at"] == second.created_at == "2025-03-01T13:00:00Z"
+    assert files.json_path.exists() and files.html_path.exists()

@@ -11,7 +11,7 @@ import pytest
 from kellyd.splits import SplitSettings
 from kellyd.validate import validate_dataset
 
-from .builders import GROOVE_SETTINGS, SCHEMA_VERSION, rewrite_catalog, write_features
+from .builders import GROOVE_SETTINGS, SCHEMA_VERSION, Entry, build_dataset, rewrite_catalog, write_features
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -77,8 +77,8 @@ def test_nan_features(small_dataset):
 
 def test_nan_in_feature_arrays_full_mode(small_dataset):
     root, samples = small_dataset
-    write_features(root, samples[4].sample_id, json.loads((root / samples[4].features_path).read_text()),
-                   {"onsets_s": np.array([0.0, np.inf])})
+    scalars = json.loads((root / samples[4].features_path).read_text())["scalars"]
+    write_features(root, samples[4].sample_id, scalars, {"onsets_s": np.array([0.0, np.inf])})
     assert "quality.non_finite_features" in errors(validate(root, samples))
 
 
@@ -250,3 +250,19 @@ def test_executors_give_the_same_findings(small_dataset):
         processes = validate(root, samples, executor=pool)
     assert inline.reasons == threads.reasons == processes.reasons
     assert inline.stamps == threads.stamps == processes.stamps
+
+
+def test_unreadable_audio_and_midi_are_named(realdata, tmp_path):
+    """Real flac loops read; a text file named .wav and a MIDI header over garbage do not."""
+    root = tmp_path / "ds"
+    (tmp_path / "fake.wav").write_text("this is not audio, only text with a .wav name\n" * 20)
+    (tmp_path / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\xff\xff\xff\xff")
+    names = ["loop_amen.flac", "loop_breakbeat.flac", "loop_compus.flac"]
+    entries = [Entry(realdata / "sonic_pi" / n, f"raw/audio/straight/{n}", {"groove_type": "straight"}) for n in names]
+    entries += [Entry(tmp_path / "fake.wav", "raw/audio/swing/fake.wav", {"groove_type": "swing"}),
+                Entry(tmp_path / "broken.mid", "raw/midi/swing/broken.mid", {"groove_type": "swing"})]
+    samples = build_dataset(root, entries, settings=GROOVE_SETTINGS,
+                            features=lambda path: ({"size_bytes": path.stat().st_size}, {}))
+    report = validate(root, samples)
+    reason = next(r for r in report.reasons if r.name == "quality.unreadable")
+    assert reason.affected == ("raw/audio/swing/fake.wav", "raw/midi/swing/broken.mid")

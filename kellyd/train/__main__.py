@@ -1,0 +1,5 @@
+import sys
+
+from kellyd.train.command import main
+
+sys.exit(main())

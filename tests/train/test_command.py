@@ -1,0 +1,77 @@
+"""End to end on real drums: `kellyd import` by style folders, then training, registry, files, report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from kellyd.train.command import train
+from kellyd.train.registry import current_entry, read_registry
+from kellyd.train.settings import parse_training_section
+from tests.train.conftest import DATASET, NOW, TRAINING_TABLE
+
+
+def _test_metrics(trained, model):
+    result = trained.results[model]
+    assert result.status == "trained", (result.message, result.reasons)
+    (outcome,) = result.models
+    return outcome.metrics["test"]
+
+
+def test_groove_predictor_beats_its_baselines_on_the_test_split(trained):
+    test = _test_metrics(trained, "GroovePredictor")
+    groove = test["groove_type.accuracy"]
+    assert groove["value"] >= groove["baseline"] + 0.15, groove
+    assert test["groove_type.macro_f1"]["value"] >= test["groove_type.macro_f1"]["baseline"] + 0.25
+    velocity = test["velocity.mae"]
+    assert velocity["unit"] == "velocity" and velocity["value"] <= 0.92 * velocity["baseline"], velocity
+    # Micro-timing is the hard part (human timing varies a lot); it must still beat the mean.
+    assert test["offset_ms.mae"]["value"] < test["offset_ms.mae"]["baseline"], test["offset_ms.mae"]
+
+
+def test_emotion_recognizer_midi_beats_its_baselines_on_the_test_split(trained):
+    (outcome,) = trained.results["EmotionRecognizer"].models
+    assert outcome.key == "EmotionRecognizer-midi"
+    test = outcome.metrics["test"]
+    assert test["emotion.accuracy"]["value"] >= test["emotion.accuracy"]["baseline"] + 0.15, test["emotion.accuracy"]
+    assert test["emotion.macro_f1"]["value"] >= test["emotion.macro_f1"]["baseline"] + 0.25
+    affect = test["valence_arousal.mae"]
+    assert affect["value"] <= 0.8 * affect["baseline"], affect
+
+
+def test_registry_records_each_version_with_hashes_that_match_the_files(trained):
+    document = read_registry(trained.registry)  # validates against REGISTRY_SCHEMA
+    for key in ("GroovePredictor", "EmotionRecognizer-midi"):
+        entry = current_entry(document, key)
+        assert entry is not None and entry["promoted"] and entry["version"] == "v0001"
+        assert entry["dataset"]["dataset_id"] == DATASET
+        manifest = (trained.built.root / "manifest.json").read_bytes()
+        assert entry["dataset"]["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
+        assert 1 <= entry["best_epoch"] <= entry["epochs_run"]
+        for split in ("train", "val", "test"):
+            assert entry["metrics"][split] and all(np.isfinite(m["value"]) for m in entry["metrics"][split].values())
+        for name in ("checkpoint", "rtneural", "samples"):
+            record = entry["files"][name]
+            data = (trained.models_dir / record["path"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == record["sha256"] and len(data) == record["bytes"]
+        current = json.loads((trained.models_dir / key / "current.rtneural.json").read_text())
+        assert current["kellyd"]["version"] == "v0001" and current["layers"]
+
+
+def test_the_report_shows_curves_metrics_and_a_confusion_matrix(trained):
+    reports = trained.built.root / "reports"
+    latest = (reports / "training-latest.html").read_text()
+    assert (reports / "training-20260501T120000Z.html").read_text() == latest
+    assert "<svg" in latest and "loss per epoch" in latest and "confusion matrix" in latest
+    assert "beats baseline" in latest and "<script" not in latest
+
+
+def test_if_changed_skips_an_unchanged_dataset_and_the_same_data_keeps_the_champion(trained, tmp_path):
+    settings = parse_training_section(TRAINING_TABLE, base_dir=trained.built.tree_root)
+    skipped = train(trained.built.datasets, DATASET, settings, model="GroovePredictor", if_changed=True, now=NOW,
+                    log=lambda line: None)
+    assert skipped.status == "skipped" and "too few samples changed" in skipped.message
+    registry_before = trained.registry.read_bytes()
+    assert registry_before == trained.registry.read_bytes()
