@@ -241,6 +241,11 @@ class Catalog:
                                        (dataset_id,)):
             yield text
 
+    def split_assignments(self, dataset_id: str) -> dict[str, str]:
+        rows = self.db.execute("SELECT sample_id, split FROM samples WHERE dataset_id = ? AND split IS NOT NULL",
+                               (dataset_id,))
+        return {sample_id: split for sample_id, split in rows}
+
     def sample_count(self, dataset_id: str) -> int:
         return self.db.execute("SELECT COUNT(*) FROM samples WHERE dataset_id = ?", (dataset_id,)).fetchone()[0]
 

@@ -132,6 +132,34 @@ def cmd_freesound_pull(args) -> int:
     return {"completed": EXIT_OK, "skipped": EXIT_SKIPPED}.get(report.outcome, EXIT_FAILED)
 
 
+def cmd_validate(args) -> int:
+    from kellyd.validate_command import validate
+
+    cfg = _config(args)
+    report, files = validate(cfg, args.dataset, full=True if args.full else None)
+    print(f"{args.dataset}: {report.verdict}")
+    for reason in report.reasons:
+        print(f"  [{reason.severity}] {reason.name}: {reason.message}")
+    print(f"report: {files.latest_html}")
+    return EXIT_FAILED if args.strict and report.verdict == "invalid" else EXIT_OK
+
+
+def cmd_splits(args) -> int:
+    from kellyd.validate_command import write_splits
+
+    counts = write_splits(_config(args), args.dataset)
+    print(json.dumps(counts))
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from kellyd.validate_command import write_status_page
+
+    path = write_status_page(_config(args), Path(args.output) if args.output else None)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kellyd", description="kellyd: a daemon that turns dropped music files "
                                      "into training datasets for the Kelly models.")
@@ -179,6 +207,18 @@ def build_parser() -> argparse.ArgumentParser:
         if step == "augment":
             p.add_argument("--multiplier", type=int)
         p.set_defaults(func=cmd_step, step=step)
+
+    p = sub.add_parser("validate", help="validate a dataset and write its report (reports/latest.html)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--full", action="store_true", help="hash and parse every file (default: [validate] mode)")
+    p.add_argument("--strict", action="store_true", help="exit 1 when the verdict is invalid")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("splits", help="write splits/train.txt val.txt test.txt from the catalog")
+    p.add_argument("--dataset", required=True)
+    p.set_defaults(func=cmd_splits)
+    p = sub.add_parser("report", help="the daemon's status report: throughput, errors and queue over time (HTML)")
+    p.add_argument("--output", help="file to write (default: state/reports/status-<UTC>.html and status-latest.html)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("freesound", help="Freesound commands")
     fsub = p.add_subparsers(dest="freesound_command", required=True, metavar="SUBCOMMAND")

@@ -106,6 +106,12 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
+class ValidateConfig:
+    mode: Literal["cheap", "full"] = "cheap"
+    workers: int = field(default=1, metadata=_check(minimum=1))
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     paths: PathsConfig
@@ -115,6 +121,7 @@ class Config:
     schedule: ScheduleConfig
     logging: LoggingConfig
     reports: ReportsConfig
+    validate: ValidateConfig
     datasets: Mapping[str, DatasetConfig]
     freesound: Any  # kellyd.freesound.settings.FreesoundSettings (parsed by its own module)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -137,7 +144,7 @@ class Config:
 
 _SECTIONS: dict[str, type] = {
     "paths": PathsConfig, "watch": WatchConfig, "executor": ExecutorConfig, "export": ExportConfig,
-    "schedule": ScheduleConfig, "logging": LoggingConfig, "reports": ReportsConfig,
+    "schedule": ScheduleConfig, "logging": LoggingConfig, "reports": ReportsConfig, "validate": ValidateConfig,
 }
 _DATASET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")

@@ -36,6 +36,8 @@ DOCS: dict[str, str] = {
     "logging.level": "'debug', 'info', 'warning' or 'error'",
     "reports.keep": "how many validation reports to keep per dataset (older ones are pruned)",
     "reports.storage_budget_gb": "storage budget for all datasets together, checked by validation",
+    "validate.mode": "'cheap' (trust files whose size and mtime match the last run) or 'full' (hash and parse all)",
+    "validate.workers": "threads that check files during validation",
     "datasets.<id>.target_model": "EmotionRecognizer, MelodyTransformer, HarmonyPredictor, DynamicsEngine or GroovePredictor",
     "datasets.<id>.chain": "handlers run on each file, in order (import, annotate, features, augment)",
     "datasets.<id>.labels": "a closed label set: files whose label is not listed are rejected (empty: open)",
@@ -48,7 +50,8 @@ DOCS: dict[str, str] = {
 }
 
 SECTIONS = {"paths": c.PathsConfig, "watch": c.WatchConfig, "executor": c.ExecutorConfig, "export": c.ExportConfig,
-            "schedule": c.ScheduleConfig, "logging": c.LoggingConfig, "reports": c.ReportsConfig}
+            "schedule": c.ScheduleConfig, "logging": c.LoggingConfig, "reports": c.ReportsConfig,
+            "validate": c.ValidateConfig}
 
 
 def _toml_value(value: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Exports of the catalog into the dataset folders: manifest.json and annotations/.
+"""Exports of the catalog into the dataset folders: manifest.json, annotations/ and splits/.
 
 They are views for people and tools that read a dataset without the daemon;
 the catalog stays the truth. Writes are atomic, run on a background thread with
@@ -22,6 +22,7 @@ import structlog
 
 from kellyd.atomic import atomic_write_bytes
 from kellyd.catalog import Catalog
+from kellyd.splits import write_split_files
 
 log = structlog.get_logger("kellyd.export")
 
@@ -119,6 +120,7 @@ class Exporter:
                 for sample_id in sample_ids:
                     write_annotation(catalog, dataset_id, sample_id, root)
                 count = write_manifest(catalog, dataset_id, root)
+                write_split_files(root, catalog.split_assignments(dataset_id))
                 self.manifest_writes += 1
                 log.debug("manifest_written", dataset=dataset_id, samples=count)
             except OSError as exc:

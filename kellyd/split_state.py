@@ -1,66 +1,47 @@
 """Split assignment as samples arrive: the catalog-facing side of `kellyd.splits`.
 
-A new sample joins its group's split if the group already has one (augmented
-children always take their parent's); otherwise the pure `kellyd.splits`
-functions choose, from the group's hash and the current per-class counts.
-An assigned split is never changed.
+A new sample joins its group's split if the group already has one; otherwise
+`kellyd.splits.choose_split` picks from the group's hash and the per-class
+counts, correcting the balance only with new groups. Augmented children carry
+their parent's split from the augment step. An assigned split never changes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
 from kellyd.catalog import Catalog
 from kellyd.config import DatasetConfig
 from kellyd.sample import Sample
+from kellyd.splits import SplitSettings, choose_split, group_key, label_value
 
-SPLITS = ("train", "val", "test")
+
+def split_settings(dataset_id: str, settings: DatasetConfig) -> SplitSettings:
+    """The one translation from a dataset's config to split settings (daemon, CLI and validation)."""
+    return SplitSettings(ratios=tuple(settings.splits), label_key=settings.target_label_key,
+                         group_by=settings.group_by or None, seed=dataset_id)
 
 
 @dataclass
 class SplitAssigner:
     dataset_id: str
-    ratios: tuple[float, float, float]
-    label_key: str
-    group_pattern: re.Pattern | None
+    settings: SplitSettings
     counts: dict[tuple[str | None, str], int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, catalog: Catalog, dataset_id: str, settings: DatasetConfig) -> "SplitAssigner":
-        pattern = re.compile(settings.group_by) if settings.group_by else None
-        return cls(dataset_id, tuple(settings.splits), settings.target_label_key, pattern,
-                   catalog.split_counts(dataset_id))
+        return cls(dataset_id, split_settings(dataset_id, settings), catalog.split_counts(dataset_id))
 
-    def label_of(self, sample: Sample) -> str | None:
-        value = sample.annotations.get(self.label_key)
-        return None if value is None else str(value)
+    def label_of(self, sample: Sample) -> str:
+        return label_value(sample, self.settings.label_key)
 
-    def group_of(self, sample: Sample) -> str:
-        if sample.parent_id:
-            return f"sample:{sample.parent_id}"
-        name = sample.original_names[0] if sample.original_names else PurePosixPath(sample.file_path).name
-        if self.group_pattern is not None:
-            match = self.group_pattern.search(name)
-            if match and match.group("group"):
-                return f"group:{match.group('group')}"
-        return f"sample:{sample.sample_id}"
+    def group_of(self, sample: Sample) -> str | None:
+        return None if sample.parent_id else group_key(sample, self.settings)
 
     def assign(self, sample: Sample, catalog: Catalog) -> str:
-        from kellyd.splits import choose_split
-
-        group = self.group_of(sample)
-        existing = catalog.group_split(self.dataset_id, group)
+        group = group_key(sample, self.settings)
         label = self.label_of(sample)
-        split = existing or choose_split(group_key=group, label=label, counts=self.counts, ratios=self.ratios,
-                                         seed=self.dataset_id)
+        split = catalog.group_split(self.dataset_id, group) or choose_split(
+            group_key=group, label=label, counts=self.counts, ratios=self.settings.ratios, seed=self.settings.seed)
         self.counts[(label, split)] = self.counts.get((label, split), 0) + 1
         return split
-
-
-def group_hash_unit(group_key: str, seed: str) -> float:
-    """A stable number in [0, 1) from a group key."""
-    digest = hashlib.sha256(f"{seed}\x00{group_key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64

@@ -61,8 +61,9 @@ from kellyd.music.extracted import Extracted
 SEGMENT_S = 5.0
 # Below this rate the mel bands and the chroma range (up to 5 kHz) no longer fit.
 MIN_ANALYSIS_SR_HZ = 8000
-# Only the start of longer files is analysed: memory stays bounded (about 1 GB at 16 kHz).
-DEFAULT_MAX_DURATION_S = 1200.0
+# Only the start of longer files is analysed, so that a worker's memory stays bounded:
+# a 10-minute 44.1 kHz stereo file peaks at about 0.75 GB of resident memory.
+DEFAULT_MAX_DURATION_S = 600.0
 CLIPPING_FLAG = "clipping"
 TRUNCATED_FLAG = "analysis_truncated"
 
@@ -182,9 +183,11 @@ def extract_audio_file(
     for unreadable, truncated, too short or silent files.
     """
     native = read_native(path, max_duration_s=max_duration_s)
-    info = native.info
+    info, analysed_s = native.info, native.duration_s
     clipping = detect_clipping(native.samples)
+    source_peak_dbfs = peak_dbfs(native.samples)
     y = resample(mix_to_mono(native.samples), from_hz=info.sr_hz, to_hz=sr_hz)
+    del native  # the file-rate samples are the largest array: free them before the analysis
     extracted = extract_audio(y, sr_hz=sr_hz)
 
     truncated = max_duration_s is not None and info.duration_s > max_duration_s
@@ -200,9 +203,9 @@ def extract_audio_file(
         "source_format": info.format,
         "source_sr_hz": info.sr_hz,
         "source_channels": info.channels,
-        "source_peak_dbfs": peak_dbfs(native.samples),
-        "analysed_s": native.duration_s,
+        "source_peak_dbfs": source_peak_dbfs,
+        "analysed_s": analysed_s,
     }
-    duration_s = info.duration_s if truncated else native.duration_s
+    duration_s = info.duration_s if truncated else analysed_s
     labels = {**extracted.labels, "duration_s": round(duration_s, 3)}
     return dataclasses.replace(extracted, scalars=scalars, labels=labels, flags=flags)

@@ -155,6 +155,11 @@ def probe_audio(path: Path | str) -> AudioInfo:
     with open(path, "rb") as f:
         head = f.read(HEAD_BYTES)
         fmt = sniff_audio_format(head)
+        tag_bytes = id3v2_size(head)
+        if tag_bytes is not None and tag_bytes < file_bytes:
+            # An ID3 tag usually precedes MP3 frames, but may precede FLAC: name what follows it.
+            f.seek(tag_bytes)
+            fmt = sniff_audio_format(f.read(HEAD_BYTES)) or fmt
         if fmt is None:
             raise InvalidInput(
                 f"not an audio file: the content starts with {head[:16]!r}, no WAV, AIFF, FLAC, Ogg "
@@ -165,8 +170,11 @@ def probe_audio(path: Path | str) -> AudioInfo:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as e:
         raise InvalidInput(f"unreadable {fmt} file: {_libsndfile_reason(e)}") from None
-    if info.samplerate <= 0 or info.channels <= 0:
-        raise InvalidInput(f"bad {fmt} header: {info.samplerate} Hz, {info.channels} channels")
+    if not MIN_SR_HZ <= info.samplerate <= MAX_SR_HZ or info.channels <= 0:
+        raise InvalidInput(
+            f"unsupported {fmt} stream: {info.samplerate} Hz (need {MIN_SR_HZ} to {MAX_SR_HZ}), "
+            f"{info.channels} channels"
+        )
     if info.frames <= 0:
         raise InvalidInput(f"no audio: the {fmt} header declares 0 frames")
     return AudioInfo(

@@ -97,16 +97,17 @@ def require_usable_signal(y: np.ndarray, *, sr_hz: int) -> ActivityReport:
 
 
 def _clip_runs(channel: np.ndarray) -> tuple[int, int]:
-    """(events, samples in them) of one channel."""
-    near_full_scale = np.abs(channel) >= CLIP_LEVEL
-    if not near_full_scale.any():
+    """(events, samples in them) of one channel; only the samples near full scale are looked at."""
+    near_full_scale = (channel >= CLIP_LEVEL) | (channel <= -CLIP_LEVEL)
+    pairs = np.flatnonzero(near_full_scale[:-1] & near_full_scale[1:])
+    # links[k]: samples links[k] and links[k] + 1 both sit near full scale and level with each other.
+    links = pairs[np.abs(channel[pairs + 1] - channel[pairs]) <= CLIP_FLAT_TOLERANCE]
+    if links.size == 0:
         return 0, 0
-    flat_step = np.abs(np.diff(channel)) <= CLIP_FLAT_TOLERANCE
-    # links[i]: samples i and i + 1 both sit near full scale and level with each other.
-    links = near_full_scale[:-1] & near_full_scale[1:] & flat_step
-    edges = np.diff(links.astype(np.int8), prepend=0, append=0)
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    samples_per_run = ends - starts + 1  # a run of k links joins k + 1 samples
+    breaks = np.flatnonzero(np.diff(links) != 1)
+    first = np.concatenate(([0], breaks + 1))
+    last = np.concatenate((breaks, [links.size - 1]))
+    samples_per_run = last - first + 2  # a run of k consecutive links joins k + 1 samples
     long_runs = samples_per_run >= CLIP_RUN_SAMPLES
     return int(np.count_nonzero(long_runs)), int(samples_per_run[long_runs].sum())
 

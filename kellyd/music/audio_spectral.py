@@ -32,6 +32,8 @@ POWER_FLOOR = 1e-10
 ROLLOFF_FRACTION = 0.85
 # Magnitudes (not signal samples) below this count as zero when dividing by a frame's sum.
 MAGNITUDE_EPS = 1e-12
+# Frames per float64 block when accumulating spectral moments (4 MB at 513 bins).
+MOMENT_BLOCK_FRAMES = 1024
 # librosa's threshold under which a sample counts as zero (and zero counts as positive).
 ZERO_CROSSING_THRESHOLD = 1e-10
 
@@ -81,9 +83,17 @@ def mfcc(mel_db_frames: np.ndarray, *, n_mfcc: int = N_MFCC) -> np.ndarray:
 
 
 def _frequency_moment(S: np.ndarray, freqs_hz: np.ndarray, power: int) -> np.ndarray:
-    """Per frame, the magnitude-weighted mean of freqs_hz**power, float64 (frames,); 0 without energy."""
+    """Per frame, the magnitude-weighted mean of freqs_hz**power, float64 (frames,); 0 without energy.
+
+    Accumulated in float64, a block of frames at a time so that no float64 copy of
+    the whole spectrogram is made.
+    """
     total = S.sum(axis=0, dtype=np.float64)
-    weighted = (freqs_hz.astype(np.float64) ** power) @ S.astype(np.float64, copy=False)
+    weights = freqs_hz.astype(np.float64) ** power
+    weighted = np.empty(S.shape[1])
+    for start in range(0, S.shape[1], MOMENT_BLOCK_FRAMES):
+        block = S[:, start:start + MOMENT_BLOCK_FRAMES]
+        weighted[start:start + block.shape[1]] = weights @ block.astype(np.float64)
     return np.divide(weighted, total, out=np.zeros_like(weighted), where=total > MAGNITUDE_EPS)
 
 

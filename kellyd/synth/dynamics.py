@@ -23,7 +23,7 @@ from kellyd.synth.common import (
     ARTICULATIONS, PHRASE_BARS, Synthesized, build_score, check_duration, check_mode, check_tonic, clamp_velocity,
     Timing, fit_timing, key_labels, make_track, rng_for, timing_labels,
 )
-from kellyd.synth.harmony import accompaniment, fill_slots, render_progression
+from kellyd.synth.harmony import PLAIN_PROGRESSIONS, accompaniment, fill_slots, render_progression
 from kellyd.synth.melody import CONTOURS, melody_line
 
 DYNAMICS: tuple[str, ...] = ("crescendo", "decrescendo", "swell", "accents", "steady")
@@ -34,7 +34,6 @@ ACCENT_BOOST = 34
 OFFBEAT_ACCENT_PROBABILITY = 0.2
 VELOCITY_NOISE = 3.0
 MELODY_LOW = 62  # the melody spans MIDI 62..79
-PROGRESSIONS = {"major": ("I IV V I", "I vi IV V", "I ii V I"), "minor": ("i iv V i", "i VI iv V", "i iio V i")}
 
 
 def velocity_curve(dynamics: str, u: np.ndarray, *, soft: float, loud: float) -> np.ndarray:
@@ -66,7 +65,7 @@ def dynamics_piece(dynamics: str, *, articulation: str, tonic_pc: int, mode: str
     tonic_pc, mode = check_tonic(tonic_pc), check_mode(mode)
     rng = rng_for(seed)
     timing = fit_timing(check_duration(duration_s), tempo_bpm=DYNAMICS_TEMPO_BPM, beats_per_bar=4, rng=rng)
-    progression = PROGRESSIONS[mode][int(rng.integers(len(PROGRESSIONS[mode])))]
+    progression = PLAIN_PROGRESSIONS[mode][int(rng.integers(len(PLAIN_PROGRESSIONS[mode])))]
     numerals = fill_slots(progression.split(), timing.bars, "I" if mode == "major" else "i")
     chords = render_progression(numerals, tonic_pc=tonic_pc, mode=mode)
     upper, bass = accompaniment(chords, timing=timing, chords_per_bar=1, texture="pulse",

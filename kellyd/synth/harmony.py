@@ -265,6 +265,11 @@ HARMONY_PROGRESSIONS: dict[str, tuple[str, ...]] = {
         "i V7/iv iv V", "i VI V/V V", "i viio7/V V i", "i III+ VI V", "i iv i V7",
     ),
 }
+# Plain cadential progressions, for pieces whose point is not the harmony (melodies, dynamics).
+PLAIN_PROGRESSIONS: dict[str, tuple[str, ...]] = {
+    "major": ("I IV V I", "I vi IV V", "I ii V I"),
+    "minor": ("i iv V i", "i VI iv V", "i iio V i"),
+}
 HARMONY_TEMPO_BPM = (66.0, 120.0)
 HARMONY_VELOCITY = (64, 84)
 

@@ -141,3 +141,10 @@ def test_nan_signal_is_invalid_input():
 def test_bad_arguments_are_value_errors(y, sr_hz, message):
     with pytest.raises(ValueError, match=message):
         extract_audio(y, sr_hz=sr_hz)
+
+
+def test_unsupported_sample_rate_is_invalid_input(tmp_path):
+    path = tmp_path / "slow.wav"
+    sf.write(str(path), np.zeros(500, np.float32), 500, subtype="PCM_16")
+    with pytest.raises(InvalidInput, match="unsupported wav stream: 500 Hz"):
+        decode_audio(path)

@@ -142,3 +142,12 @@ def test_mix_to_mono():
     assert np.array_equal(mix_to_mono(samples), np.array([0.5, 0.0], dtype=np.float32))
     with pytest.raises(ValueError, match="shape"):
         mix_to_mono(np.zeros(4, np.float32))
+
+
+def test_id3_tagged_flac_is_named_flac(corpus_copy, tmp_path):
+    flac = next(p for p in corpus_copy if p.suffix == ".flac")
+    body = b"\x00" * 300  # a tag larger than the importer's 64-byte head
+    tag = b"ID3\x04\x00\x00" + bytes([0, 0, 2, 300 - 256]) + body
+    tagged = tmp_path / "tagged.flac"
+    tagged.write_bytes(tag + flac.read_bytes())
+    assert probe_audio(tagged).format == "flac"

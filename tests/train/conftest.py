@@ -32,7 +32,7 @@ DATASET = "grooves"
 # Short training for 2 shared cores: few examples per file, few epochs.
 TRAINING_TABLE = {
     "seed": 7, "device": "cpu", "threads": 1,
-    "GroovePredictor": {"max_epochs": 30, "patience": 10, "warmup_epochs": 2, "max_examples_per_sample": 8},
+    "GroovePredictor": {"max_epochs": 30, "patience": 10, "warmup_epochs": 2, "max_examples_per_sample": 16},
     "EmotionRecognizer": {"max_epochs": 40, "patience": 10, "warmup_epochs": 2, "max_examples_per_sample": 8},
 }
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
