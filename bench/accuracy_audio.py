@@ -163,8 +163,9 @@ def key_report(realdata: Path, extracted: dict[str, Extracted]) -> list[str]:
     old = old_chroma_profile(realdata / "madmom" / "stereo_sample.flac")
     note_key = estimate_key(reference)
     ours_key = extracted["madmom/stereo_sample.flac"].labels
+    r_ours, r_old = np.corrcoef(ours, reference)[0, 1], np.corrcoef(old, reference)[0, 1]
     lines += ["", "Chroma against madmom's annotated piano notes (stereo_sample, duration-weighted pitch classes): "
-              f"Pearson r kellyd {np.corrcoef(ours, reference)[0, 1]:.2f}, old {np.corrcoef(old, reference)[0, 1]:.2f}. "
+              f"Pearson r kellyd {r_ours:.2f}, old {r_old:.2f}. "
               f"Key of the annotated notes {note_key.tonic} {note_key.mode}; kellyd's audio key "
               f"{ours_key['key']} {ours_key['mode']}.", ""]
     return lines

@@ -6,9 +6,9 @@ frames holds no usable signal and is rejected (`InvalidInput("silent: ...")`),
 as is one shorter than `MIN_DURATION_S`.
 
 Clipping: a clip event is a run of at least `CLIP_RUN_SAMPLES` consecutive
-samples at or above `CLIP_LEVEL` of full scale that stay within
-`CLIP_FLAT_TOLERANCE` of each other: the flat top a converter or a hard limit
-leaves. A waveform that merely peaks near full scale changes from sample to
+samples whose magnitude is at least `CLIP_LEVEL` of full scale and whose
+neighbours differ by at most `CLIP_FLAT_TOLERANCE`: the flat top a converter or
+a hard limit leaves. A waveform that merely peaks near full scale changes from sample to
 sample and does not count. Run it on the samples as decoded, at the file's own
 rate: resampling rounds a flat top into ripples.
 """

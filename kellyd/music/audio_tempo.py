@@ -1,17 +1,17 @@
 """Tempo and beat times of a recording from the onset envelope of its log-mel spectrogram.
 
 Onset envelope: spectral flux, the mean over mel bands of the dB rise from one
-frame to the next (falls count as zero), delayed by `ONSET_DELAY_FRAMES`. A
-centred window starts to rise as soon as its leading quarter reaches a note,
-about one hop (16 ms at 16 kHz) before the onset itself; with the delay the
-envelope's peaks sit on the onsets (madmom's hand-annotated `sample.onsets`:
-mean error -9 ms without the delay, +7 ms with it).
+frame to the next (falls count as zero), delayed by `ONSET_DELAY_FRAMES`. The
+leading edge of a centred 64 ms window meets a note before the frame's centre
+does, so the flux peaks about one hop (16 ms at 16 kHz) early; with the delay
+the peaks sit on the onsets (madmom's hand-annotated `sample.onsets`: mean
+error -9 ms without the delay, +7 ms with it).
 
 Tempo: the autocorrelation of the envelope (biased estimate, through the FFT,
 normalised to 1 at lag 0) is scored at the beat period P of each candidate
-tempo as the mean of ACF(P), ACF(2P), ACF(3P), ACF(4P): a pulse that keeps
-its period over a bar of four beats beats one that only matches a subdivision
-(the classic "enhanced autocorrelation" idea). The score is weighted by a
+tempo as the mean of ACF(P), ACF(2P), ACF(3P), ACF(4P) (a harmonic sum, as
+comb-filter tempo estimators do): a pulse that keeps its period over a bar of
+four beats wins over one that only matches a subdivision. The score is weighted by a
 log-normal prior centred at `PRIOR_BPM` with a spread of `PRIOR_OCTAVES`, and the
 best candidate wins. Its unweighted score, in [0, 1], is the confidence.
 

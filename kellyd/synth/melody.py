@@ -18,7 +18,7 @@ from kellyd.synth.common import (
     Event, Synthesized, Timing, build_score, check_duration, check_mode, check_tonic, clamp_velocity, fit_timing,
     key_labels, make_track, pitches_in_range, rng_for, scale_pitch_classes, sounding_ratio, timing_labels,
 )
-from kellyd.synth.harmony import BAR_ACCENT, PLAIN_PROGRESSIONS, Chord, fill_slots, render_progression
+from kellyd.synth.harmony import BAR_ACCENT, Chord
 
 CONTOURS: tuple[str, ...] = ("ascending", "descending", "arch", "valley", "wave")
 RANGES_SEMITONES: dict[str, int] = {"narrow": 9, "medium": 14, "wide": 19}
@@ -153,14 +153,12 @@ def melody_line(
     velocity: tuple[int, int],
     chords: Sequence[Chord] | None = None,
     chords_per_bar: int = 1,
-    land_on_chord_tones: bool = True,
 ) -> list[Event]:
     """Melody events in [low, high] following `contour`, over `chords` when given.
 
-    Over chords, each note may use the scale adjusted to its chord, and (with
-    `land_on_chord_tones`) the first note of every chord lands on a chord
-    tone. The line starts and ends on a tonic-triad tone; the last bar is one
-    note held to the end.
+    Over chords, each note may use the scale adjusted to its chord, and the
+    first note of every chord lands on a chord tone. The line starts and ends
+    on a tonic-triad tone; the last bar is one note held to the end.
     """
     slots = bar_rhythm(timing, rng, density)
     starts = np.array([beat for beat, _, _ in slots])
@@ -173,8 +171,7 @@ def melody_line(
         index = [min(int(beat // slot_beats), len(chords) - 1) for beat, _, _ in slots]
         allowed = [pitches_in_range(allowed_pitch_classes(tonic_pc, mode, chords[c]), low, high) for c in index]
         chord_tones = [pitches_in_range(chords[c].pitch_classes, low, high)
-                       if land_on_chord_tones and (k == 0 or c != index[k - 1]) else None
-                       for k, c in enumerate(index)]
+                       if k == 0 or c != index[k - 1] else None for k, c in enumerate(index)]
     pitches = walk_melody(targets, allowed, chord_tones, rng,
                           first=triad_tone_near(targets[0], tonic_pc, mode, low, high),
                           last=triad_tone_near(targets[-1], tonic_pc, mode, low, high))
@@ -192,8 +189,7 @@ def melody_piece(contour: str, *, tonic_pc: int, mode: str, duration_s: float, s
     """A solo line in the key following `contour` over `RANGES_SEMITONES[range_name]`.
 
     Annotations: key, mode, contour, pitch_range [lowest, highest] (MIDI),
-    range (narrow/medium/wide), stepwise_share, implied_progression (the
-    unheard numerals whose scales the line uses), tempo_bpm, time_signature, duration_s.
+    range (narrow/medium/wide), stepwise_share, tempo_bpm, time_signature, duration_s.
     """
     contour_shape(contour, np.zeros(1))  # validates the name
     tonic_pc, mode = check_tonic(tonic_pc), check_mode(mode)
@@ -203,14 +199,8 @@ def melody_piece(contour: str, *, tonic_pc: int, mode: str, duration_s: float, s
     timing = fit_timing(check_duration(duration_s), tempo_bpm=MELODY_TEMPO_BPM, beats_per_bar=4, rng=rng)
     width = RANGES_SEMITONES[range_name]
     low = MELODY_CENTRE + int(rng.integers(-4, 5)) - width // 2
-    # The line moves over an unheard plain progression: a minor line takes the leading tone
-    # where the V would sound, which tells minor from its relative major.
-    implied = PLAIN_PROGRESSIONS[mode][int(rng.integers(len(PLAIN_PROGRESSIONS[mode])))]
-    chords = render_progression(fill_slots(implied.split(), timing.bars, "I" if mode == "major" else "i"),
-                                tonic_pc=tonic_pc, mode=mode)
     events = melody_line(timing=timing, rng=rng, tonic_pc=tonic_pc, mode=mode, low=low, high=low + width,
-                         contour=contour, density="even", articulation="legato", velocity=MELODY_VELOCITY,
-                         chords=chords, land_on_chord_tones=False)
+                         contour=contour, density="even", articulation="legato", velocity=MELODY_VELOCITY)
     pitches = [pitch for _, _, pitch, _ in events]
     intervals = np.abs(np.diff(pitches))
     annotations = {
@@ -220,6 +210,5 @@ def melody_piece(contour: str, *, tonic_pc: int, mode: str, duration_s: float, s
         "pitch_range": [int(min(pitches)), int(max(pitches))],
         "range": range_name,
         "stepwise_share": round(float(np.mean(intervals <= 2)) if len(intervals) else 1.0, 4),
-        "implied_progression": implied,
     }
     return Synthesized(build_score(timing, [make_track("melody", events)]), annotations, label=contour)

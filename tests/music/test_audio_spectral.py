@@ -91,7 +91,8 @@ def test_spectral_features_match_librosa(signal, magnitude, ours, theirs):
 
 
 def test_rms_matches_librosa(signal):
-    reference = librosa.feature.rms(y=signal, frame_length=N_FFT, hop_length=HOP_LENGTH, center=True, pad_mode="constant")[0]
+    reference = librosa.feature.rms(y=signal, frame_length=N_FFT, hop_length=HOP_LENGTH, center=True,
+                                    pad_mode="constant")[0]
     np.testing.assert_allclose(frame_rms(signal), reference, rtol=1e-4, atol=1e-6)
 
 
