@@ -106,6 +106,52 @@ def rerun_step(cfg: Config, dataset_id: str, step: str, *, show_progress: bool =
         return {"samples": n, "children_added": c.samples_added, "quarantined": c.quarantined}
 
 
+def register_samples(runner: Runner, dataset_id: str, samples, *, now: float) -> int:
+    """Add samples written by kellyd itself (synthesis) as if import and annotate had run,
+    then queue the rest of the chain for them. Returns how many were new."""
+    rt = runner.datasets[dataset_id]
+    catalog = runner.catalog
+    rest = tuple(name for name in rt.settings.chain if name not in ("import", "annotate"))
+    added = 0
+    with catalog.transaction():
+        for sample in samples:
+            if catalog.sample_by_sha(dataset_id, sample.sha256) is not None:
+                continue
+            partner = sample.source.get("rendered_from")
+            split = catalog.sample(dataset_id, partner).split if partner else None
+            sample = sample.with_changes(split=split or rt.splits.assign(sample, catalog))
+            catalog.put_sample(sample, now=now, group_key=rt.splits.group_of(sample), label=rt.splits.label_of(sample))
+            for name in ("import", "annotate"):
+                if name in rt.handlers:
+                    catalog.record_step(dataset_id, sample.sample_id, name, rt.handlers[name].version, now)
+            if rest:
+                catalog.add_job(sample=sample, chain=rest, now=now)
+            added += 1
+    if runner.exporter is not None:
+        runner.exporter.mark(dataset_id, [s.sample_id for s in samples])
+    return added
+
+
+def synthesize_into(cfg: Config, dataset_id: str, *, generator: str, count: int, seed: int, duration_s: float,
+                    labels=None, render_audio: bool = False, show_progress: bool = True) -> dict:
+    """`kellyd synthesize`: rule-based pieces written into raw/synthetic/, then features and augmentation."""
+    from kellyd.synth.synthesize import synthesize
+
+    with batch_runner(cfg, dataset_id) as runner:
+        rt = runner.datasets[dataset_id]
+        try:
+            samples = synthesize(rt.ctx, generator=generator, count=count, seed=seed, duration_s=duration_s,
+                                 labels=labels, render_audio=render_audio, sr_hz=rt.settings.sample_rate_hz)
+        except ValueError as exc:
+            raise ConfigError("synthesize arguments", str(exc)) from None
+        added = register_samples(runner, dataset_id, samples, now=time.time())
+        bar = _progress_bar(runner.catalog.pending_count(), show_progress, desc=f"synthesize into {dataset_id}")
+        run_until_idle(runner, progress=bar.update)
+        bar.close()
+        return {"written": len(samples), "added": added, "children_added": runner.counters.samples_added,
+                "quarantined": runner.counters.quarantined}
+
+
 def _progress_bar(total: int, enabled: bool, *, desc: str):
     from tqdm import tqdm
 

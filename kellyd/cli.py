@@ -132,6 +132,19 @@ def cmd_freesound_pull(args) -> int:
     return {"completed": EXIT_OK, "skipped": EXIT_SKIPPED}.get(report.outcome, EXIT_FAILED)
 
 
+def cmd_synthesize(args) -> int:
+    from kellyd.batch import synthesize_into
+    from kellyd.log import configure_logging
+
+    cfg = _config(args)
+    configure_logging(cfg.logging.format, "warning")
+    result = synthesize_into(cfg, args.dataset, generator=args.generator, count=args.count, seed=args.seed,
+                             duration_s=args.duration_s, labels=args.labels, render_audio=args.render_audio,
+                             show_progress=not args.quiet)
+    print(json.dumps(result))
+    return EXIT_OK
+
+
 def cmd_validate(args) -> int:
     from kellyd.validate_command import validate
 
@@ -207,6 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
         if step == "augment":
             p.add_argument("--multiplier", type=int)
         p.set_defaults(func=cmd_step, step=step)
+
+    p = sub.add_parser("synthesize", help="write labelled pieces from music-theory rules into raw/synthetic/")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--generator", default="emotion", choices=("emotion", "melody", "harmony", "groove", "dynamics"))
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--duration-s", type=float, default=16.0, help="length of each piece in seconds")
+    p.add_argument("--labels", nargs="*", help="only these labels (emotions, groove types...), cycled")
+    p.add_argument("--render-audio", action="store_true", help="also render each piece to WAV (needs fluidsynth)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_synthesize)
 
     p = sub.add_parser("validate", help="validate a dataset and write its report (reports/latest.html)")
     p.add_argument("--dataset", required=True)

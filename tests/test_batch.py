@@ -89,3 +89,24 @@ def test_a_version_bump_recomputes_that_step(tmp_path, realdata, monkeypatch):
     versions = catalog.db.execute("SELECT version FROM steps WHERE handler = 'annotate'").fetchall()
     catalog.close()
     assert versions == [(2,), (2,), (2,)]
+
+
+def test_synthesize_registers_pieces_with_features_and_children(tmp_path):
+    tree = make_tree(tmp_path / "t", datasets={"emo": {"target_model": "EmotionRecognizer", "multiplier": 2}})
+    proc = run_cli(tree, "synthesize", "--dataset", "emo", "--count", "6", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    samples = tree.manifest_samples("emo")
+    originals = [s for s in samples if s["parent_id"] is None]
+    assert len(originals) == 6 and all(s["source"]["type"] == "synthetic" for s in originals)
+    assert all(s["file_path"].startswith("raw/synthetic/emotion/") and s["features_path"] for s in samples)
+    train = [s for s in originals if s["split"] == "train"]
+    assert len(samples) == 6 + 2 * len(train)
+    again = run_cli(tree, "synthesize", "--dataset", "emo", "--count", "6", "--quiet")
+    assert json.loads(again.stdout)["added"] == 0, "the same seed writes the same pieces: nothing new"
+
+
+def test_synthesize_refuses_bad_parameters_before_writing(tmp_path):
+    tree = make_tree(tmp_path / "t", datasets={"emo": {"target_model": "EmotionRecognizer"}})
+    proc = run_cli(tree, "synthesize", "--dataset", "emo", "--count", "0")
+    assert proc.returncode == 2 and "count must be a positive integer, got 0" in proc.stderr
+    assert not (tree.datasets / "emo" / "raw" / "synthetic" / "emotion").exists()
