@@ -12,7 +12,8 @@ the first (on-beat) eighth. Straight eighths give 0.5, a 2:1 (triplet) swing
 beat, of the off-beat eighth: the highest mode, in [`SWING_SEARCH_LO`,
 `SWING_SEARCH_HI`], of the velocity-weighted kernel density of onset phases
 (Gaussian kernel of `SWING_KERNEL_BEATS`). That equals long/(long+short) of
-each pair whose on-beat note sits on the grid, and it ignores straight
+each pair, measured from where the on-beat notes are played (their weighted median
+offset from the grid is subtracted), and it ignores straight
 sixteenths at 0.75 as long as the eighth off-beat is the stronger layer. With
 fewer than `MIN_SWING_OFFBEATS` onsets within `SWING_HALF_WIDTH` of the mode
 the ratio is undefined (None).
@@ -44,6 +45,8 @@ SWING_HALF_WIDTH = 0.04
 SWING_KERNEL_BEATS = 0.02
 SWING_BIN_BEATS = 0.005
 MIN_SWING_OFFBEATS = 8
+# On-beat onsets: within this many beats of the grid line (a sixteenth is 0.25).
+ONBEAT_HALF_WIDTH = 0.1
 MEAN_SHIFT_MAX_STEPS = 50
 MEAN_SHIFT_TOLERANCE = 1e-6
 # A swing ratio at or above this reads as a swing feel (between straight 0.5 and triplet 0.667).
@@ -136,7 +139,22 @@ def swing_ratio(onset_beats: np.ndarray, weight: np.ndarray) -> SwingEstimate:
     if int(near.sum()) < MIN_SWING_OFFBEATS or not SWING_SEARCH_LO <= mode <= SWING_SEARCH_HI:
         return SwingEstimate(None, int(near.sum()), 0.0)
     swung_beats = np.unique(beat[window][near])
-    return SwingEstimate(mode, int(near.sum()), float(len(swung_beats) / len(np.unique(beat))))
+    # Long/(long+short) is measured from the played on-beat, not the grid: a player who sits
+    # uniformly behind (or ahead of) the click shifts both eighths and keeps straight eighths at 0.5.
+    ratio = mode - onbeat_lag_beats(phase, weight)
+    return SwingEstimate(ratio, int(near.sum()), float(len(swung_beats) / len(np.unique(beat))))
+
+
+def onbeat_lag_beats(phase: np.ndarray, weight: np.ndarray) -> float:
+    """Weighted median phase of the on-beat onsets (|phase| < ONBEAT_HALF_WIDTH), in beats; 0 without
+    enough of them. Positive: the player sits behind the grid."""
+    onbeat = np.abs(phase) < ONBEAT_HALF_WIDTH
+    if int(onbeat.sum()) < MIN_SWING_OFFBEATS:
+        return 0.0
+    x, w = phase[onbeat], np.maximum(weight[onbeat], 1e-9)
+    order = np.argsort(x)
+    cumulative = np.cumsum(w[order])
+    return float(x[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def microtiming(onset_s: np.ndarray, onset_beats: np.ndarray, grid: BeatGrid, subdivision: int) -> Microtiming:
