@@ -92,7 +92,7 @@ def merge_detected(annotations, detected, flags=()) -> dict[str, Any]:
     merged = {k: v for k, v in annotations.items() if k not in previously}
     filled = []
     for key, value in detected.items():
-        if key not in merged:
+        if value is not None and key not in merged:
             merged[key] = value
             filled.append(key)
     merged["detected"] = sorted(filled)

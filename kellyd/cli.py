@@ -145,6 +145,26 @@ def cmd_synthesize(args) -> int:
     return EXIT_OK
 
 
+def cmd_train(args) -> int:
+    from kellyd.log import configure_logging
+    from kellyd.train.command import train_from_config
+
+    cfg = _config(args)
+    configure_logging(cfg.logging.format, cfg.logging.level)
+    result = train_from_config(cfg, args.dataset, model=args.model, if_changed=args.if_changed)
+    print(json.dumps(result.to_json(), indent=2) if args.json else _train_summary(result))
+    return result.exit_code
+
+
+def _train_summary(result) -> str:
+    lines = [f"train {result.status}: {result.message}"] + [f"  {reason}" for reason in result.reasons]
+    for model in result.models:
+        lines.append(f"  {model.key} {model.version}: {model.decision} ({model.reason})")
+    if result.report:
+        lines.append(f"report: {result.report}")
+    return "\n".join(lines)
+
+
 def cmd_validate(args) -> int:
     from kellyd.validate_command import validate
 
@@ -231,6 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--render-audio", action="store_true", help="also render each piece to WAV (needs fluidsynth)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_synthesize)
+
+    p = sub.add_parser("train", help="train the dataset's model(s); a model replaces the current one only if better")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--model", help="a Kelly model, or a key such as EmotionRecognizer-midi (default: the target model)")
+    p.add_argument("--if-changed", action="store_true",
+                   help="skip unless enough samples changed and the last validation passed (the scheduled job)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("validate", help="validate a dataset and write its report (reports/latest.html)")
     p.add_argument("--dataset", required=True)

@@ -124,6 +124,7 @@ class Config:
     validate: ValidateConfig
     datasets: Mapping[str, DatasetConfig]
     freesound: Any  # kellyd.freesound.settings.FreesoundSettings (parsed by its own module)
+    training: Any  # kellyd.train.settings.TrainingSettings (parsed by its own module)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -310,8 +311,9 @@ def load_config(path: Path | str | None = None) -> Config:
 
 def config_from_mapping(raw: Mapping[str, Any], *, source: Path) -> Config:
     from kellyd.freesound.settings import parse_freesound_section
+    from kellyd.train.settings import parse_training_section
 
-    known_sections = set(_SECTIONS) | {"datasets", "freesound"}
+    known_sections = set(_SECTIONS) | {"datasets", "freesound", "training"}
     unknown = sorted(set(raw) - known_sections)
     if unknown:
         raise ConfigError(unknown[0], f"unknown section; known sections: {', '.join(sorted(known_sections))}")
@@ -328,4 +330,6 @@ def config_from_mapping(raw: Mapping[str, Any], *, source: Path) -> Config:
     freesound = parse_freesound_section(raw.get("freesound", {}))
     if freesound.enabled and freesound.dataset not in datasets:
         raise ConfigError("freesound.dataset", f"dataset {freesound.dataset!r} is not configured under [datasets]")
-    return Config(source=source, datasets=datasets, freesound=freesound, raw=dict(raw), **sections)
+    training = parse_training_section(raw.get("training", {}), base_dir=source.parent)
+    return Config(source=source, datasets=datasets, freesound=freesound, training=training, raw=dict(raw),
+                  **sections)

@@ -65,7 +65,6 @@ class Daemon:
     def initialize(self) -> None:
         self.lock.acquire(purpose="daemon")
         cfg = self.cfg
-        os.environ.setdefault("NUMBA_CACHE_DIR", str(cfg.paths.state / "numba-cache"))
         cfg.paths.staging.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(cfg.catalog_path)
         self.exporter = Exporter(cfg.catalog_path, cfg.dataset_root, debounce_s=cfg.export.debounce_s,

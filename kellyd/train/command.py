@@ -269,14 +269,13 @@ def train_from_config(cfg: Any, dataset_id: str, *, model: str | None = None, if
                       log: Callable[[str], None] = _stderr) -> TrainResult:
     """`train` with everything taken from a loaded `kellyd.config.Config` (the lead's CLI).
 
-    The `[training]` table is read from `cfg.raw` and its paths resolved against the config
-    file's folder; the dataset's settings come from the config, else its config.json.
+    The `[training]` settings were parsed with the rest of the config (paths resolved against
+    the config file's folder); the dataset's settings come from the config, else its config.json.
     """
     from kellyd.dataset import datasets_on_disk
     from kellyd.errors import ConfigError
-    from kellyd.train.settings import parse_training_section
 
-    settings = parse_training_section(cfg.raw.get("training", {}), base_dir=Path(cfg.source).parent)
+    settings = cfg.training
     configured = cfg.datasets.get(dataset_id) or datasets_on_disk(cfg.paths.datasets, cfg.datasets).get(dataset_id)
     if configured is None:
         raise ConfigError("--dataset", f"unknown dataset {dataset_id!r}")
