@@ -1,0 +1,47 @@
+"""Retraining through the daemon: Groove MIDI files dropped into the inbox by style folders,
+validated on schedule, then the scheduled retrain promotes a GroovePredictor."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.daemon.harness import DaemonProcess, make_tree, run_cli, wait_for
+from tests.train.conftest import FILES_PER_FOLDER, groove_files
+
+pytestmark = pytest.mark.slow
+
+
+def test_scheduled_retrain_promotes_a_model(tmp_path, realdata):
+    datasets = {"grooves": {"target_model": "GroovePredictor", "chain": ["import", "annotate", "features"]}}
+    tree = make_tree(tmp_path, datasets=datasets, extra={
+        "schedule": {"validate": "3s", "retrain": "4s", "validate_after_samples": 0},
+        "training": {"seed": 7, "device": "cpu", "threads": 1, "retrain_min_change": 0.1,
+                     "GroovePredictor": {"max_epochs": 4, "patience": 3, "warmup_epochs": 1,
+                                         "max_examples_per_sample": 4}}})
+    files = groove_files(realdata)
+    assert len(files) == 3 * FILES_PER_FOLDER
+    daemon = DaemonProcess(tree)
+    try:
+        daemon.wait_started()
+        for src, folder in files:
+            dst = tree.inbox / "grooves" / folder / src.name  # e.g. calm/swing/<file>: the style's folder
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+        registry = tmp_path / "models" / "registry.json"
+        wait_for(registry.exists, 240, "a model in the registry", interval_s=0.5)
+        wait_for(lambda: json.loads(registry.read_text())["models"].get("GroovePredictor", {}).get("current"),
+                 60, "a promoted GroovePredictor")
+        groove = json.loads(registry.read_text())["models"]["GroovePredictor"]
+        current = next(v for v in groove["versions"] if v["version"] == groove["current"])
+        assert current["promoted"] and current["dataset"]["dataset_id"] == "grooves"
+        assert current["dataset"]["classes"] == ["straight", "swing"] and current["dataset"]["samples"]["test"] > 0
+        model_dir = tmp_path / "models" / "GroovePredictor"
+        assert (model_dir / "current.rtneural.json").is_file() and (model_dir / "current.pt").is_file()
+        assert json.loads((model_dir / "current.rtneural.json").read_text())["layers"]
+        wait_for(lambda: json.loads(run_cli(tree, "status", "--json").stdout)["schedule"]
+                 .get("retrain", {}).get("last_status") == "ok", 60, "the retrain recorded in status")
+    finally:
+        assert daemon.stop() == 0
