@@ -38,6 +38,29 @@ DOCS: dict[str, str] = {
     "reports.storage_budget_gb": "storage budget for all datasets together, checked by validation",
     "validate.mode": "'cheap' (trust files whose size and mtime match the last run) or 'full' (hash and parse all)",
     "validate.workers": "threads that check files during validation",
+    "freesound.enabled": "run Freesound pulls at all",
+    "freesound.base_url": "the API root (http or https; point it at another server for tests)",
+    "freesound.dataset": "the dataset that staged files feed",
+    "freesound.emotions": "query emotions (names of the taxonomy)",
+    "freesound.include_sub_emotions": "each listed base emotion also queries its six sub-emotions",
+    "freesound.instruments": "query instruments; one query per emotion x instrument",
+    "freesound.target_per_combination": "sounds wanted per (emotion, instrument)",
+    "freesound.max_mb_per_combination": "size budget per combination, on bytes actually downloaded (MB = 10**6 bytes)",
+    "freesound.min_duration_s": "shortest sound searched for",
+    "freesound.max_duration_s": "longest sound searched for",
+    "freesound.licenses": "licence families allowed (Creative Commons 0, Attribution, Attribution NonCommercial, Sampling+)",
+    "freesound.sort": "search order",
+    "freesound.page_size": "results per search page (1 to 150)",
+    "freesound.requests_per_minute": "one limiter over every request",
+    "freesound.requests_per_day": "rolling 24 h limit, kept across restarts",
+    "freesound.timeout_s": "timeout of each socket operation",
+    "freesound.max_retries": "retries of 5xx answers, timeouts and dropped connections",
+    "freesound.backoff_base_s": "first retry delay (exponential, with jitter)",
+    "freesound.backoff_max_s": "longest retry delay",
+    "freesound.max_retry_after_s": "longest wait accepted (Retry-After or the daily limit); longer ends the pull for now",
+    "freesound.download": "'preview' (preview-hq-mp3) or 'original' (needs an OAuth2 token)",
+    "freesound.key_file": "JSON file with {\"freesound_api_key\": \"...\"}; FREESOUND_API_KEY wins",
+    "freesound.oauth_token_env": "environment variable holding an OAuth2 access token for originals",
     "datasets.<id>.target_model": "EmotionRecognizer, MelodyTransformer, HarmonyPredictor, DynamicsEngine or GroovePredictor",
     "datasets.<id>.chain": "handlers run on each file, in order (import, annotate, features, augment)",
     "datasets.<id>.labels": "a closed label set: files whose label is not listed are rejected (empty: open)",
@@ -84,4 +107,11 @@ def default_config_text() -> str:
     parts.append(block("datasets.emotion_dataset_v1", dataset, "datasets.<id>"))
     parts.append(block("freesound", {k: v for k, v in section_defaults(FreesoundSettings).items() if v is not None},
                        "freesound"))
+    from kellyd.train.settings import KEY_DOCS, _TopLevel
+
+    training = section_defaults(_TopLevel)
+    comments = "\n".join(f"# {k}: {KEY_DOCS[k]}" for k in training)
+    parts.append(f"\n{comments}\n# per model, [training.<Model>]: "
+                 + "; ".join(k.split(".")[1] for k in KEY_DOCS if k.startswith("<Model>."))
+                 + " (see README.md)\n" + tomli_w.dumps({"training": training}))
     return "".join(parts)

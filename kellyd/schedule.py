@@ -9,10 +9,12 @@ where `kellyd status` reads the last and next runs.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from dataclasses import dataclass
 from typing import Callable
 
 import structlog
@@ -26,7 +28,7 @@ from kellyd.config import Config, parse_interval_s
 log = structlog.get_logger("kellyd.schedule")
 
 EXIT_SKIPPED = 4  # kellyd.cli: the job had nothing to do, or no credentials
-JOB_NICE = {"validate": 5, "freesound": 5, "retrain": 10}
+JOB_NICE = 5  # validation and pulls; training takes `[training] nice`
 DETAIL_CHARS = 2000
 
 
@@ -39,25 +41,33 @@ def trigger_for(spec: str):
     return IntervalTrigger(seconds=parse_interval_s("schedule", spec), timezone=timezone.utc)
 
 
-def job_commands(cfg: Config) -> dict[str, tuple[str, list[list[str]]]]:
-    """job id -> (schedule spec, commands to run in order)."""
+@dataclass(frozen=True)
+class JobSpec:
+    schedule: str
+    commands: list[list[str]]
+    nice: int
+
+
+def job_commands(cfg: Config) -> dict[str, JobSpec]:
+    """job id -> when it runs, the commands it runs in order, and their niceness."""
     base = [sys.executable, "-m", "kellyd", "--config", str(cfg.source)]
     datasets = sorted(cfg.datasets)
     return {
-        "validate": (cfg.schedule.validate, [base + ["validate", "--dataset", d] for d in datasets]),
-        "freesound": (cfg.schedule.freesound, [base + ["freesound", "pull"]]),
-        "retrain": (cfg.schedule.retrain, [base + ["train", "--dataset", d, "--if-changed"] for d in datasets]),
+        "validate": JobSpec(cfg.schedule.validate, [base + ["validate", "--dataset", d] for d in datasets],
+                            JOB_NICE),
+        "freesound": JobSpec(cfg.schedule.freesound, [base + ["freesound", "pull"]], JOB_NICE),
+        "retrain": JobSpec(cfg.schedule.retrain,
+                           [base + ["train", "--dataset", d, "--if-changed"] for d in datasets], cfg.training.nice),
     }
 
 
-def run_commands(job_id: str, commands: list[list[str]], *, timeout_s: float = 6 * 3600) -> tuple[str, str]:
-    """Run each command; ('ok' | 'failed', detail)."""
+def run_commands(commands: list[list[str]], *, nice: int, timeout_s: float = 6 * 3600) -> tuple[str, str]:
+    """Run each command at `nice`; ('ok' | 'skipped' | 'failed', detail)."""
     details = []
     status = "ok"
     for cmd in commands:
-        nice = JOB_NICE.get(job_id, 5)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                              preexec_fn=lambda: __import__("os").nice(nice))
+                              preexec_fn=lambda: os.nice(nice))
         if proc.returncode == EXIT_SKIPPED and status == "ok":
             status = "skipped"
         elif proc.returncode not in (0, EXIT_SKIPPED):
@@ -68,7 +78,7 @@ def run_commands(job_id: str, commands: list[list[str]], *, timeout_s: float = 6
 
 
 class DaemonScheduler:
-    def __init__(self, cfg: Config, *, runner_fn: Callable[[str, list[list[str]]], tuple[str, str]] = run_commands):
+    def __init__(self, cfg: Config, *, runner_fn: Callable[..., tuple[str, str]] = run_commands):
         self.cfg = cfg
         self.run_fn = runner_fn
         self.scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
@@ -81,18 +91,18 @@ class DaemonScheduler:
         self._record_next_runs()
 
     def _add_jobs(self, cfg: Config) -> None:
-        for job_id, (spec, commands) in job_commands(cfg).items():
-            trigger = trigger_for(spec)
-            if trigger is None or not commands:
+        for job_id, job in job_commands(cfg).items():
+            trigger = trigger_for(job.schedule)
+            if trigger is None or not job.commands:
                 continue
             self.scheduler.add_job(self._run, trigger, args=(job_id,), id=job_id, replace_existing=True)
 
     def _run(self, job_id: str) -> None:
-        spec, commands = job_commands(self.cfg)[job_id]
+        job = job_commands(self.cfg)[job_id]
         started = time.time()
         log.info("scheduled_job_started", job=job_id)
         try:
-            status, detail = self.run_fn(job_id, commands)
+            status, detail = self.run_fn(job.commands, nice=job.nice)
         except Exception as exc:  # the scheduler thread must survive any job
             status, detail = "failed", f"{type(exc).__name__}: {exc}"
         log.info("scheduled_job_finished", job=job_id, status=status, seconds=round(time.time() - started, 1))

@@ -98,12 +98,15 @@ def test_every_key_is_documented_in_docs_and_readme():
 
     from kellyd.config import DatasetConfig
     from kellyd.freesound.settings import FreesoundSettings
+    from kellyd.train.settings import KEY_DOCS
 
     readme = (REPO / "README.md").read_text()
     keys = [f"{name}.{f.name}" for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)]
     keys += [f"datasets.<id>.{f.name}" for f in dataclasses.fields(DatasetConfig)]
     keys += [f"freesound.{f.name}" for f in dataclasses.fields(FreesoundSettings)]
-    missing_docs = [k for k in keys if not k.startswith("freesound.") and k not in DOCS]
+    keys += [f"training.{name}" for name in KEY_DOCS if not name.startswith("<Model>")]
+    keys += [f"training.<Model>.{name.split('.')[1]}" for name in KEY_DOCS if name.startswith("<Model>")]
+    missing_docs = [k for k in keys if not k.startswith("training.") and k not in DOCS]
     assert missing_docs == []
     missing_readme = [k for k in keys if not re.search(rf"`{re.escape(k.split('.')[-1])}`", readme)]
     assert missing_readme == []
