@@ -100,7 +100,7 @@ def test_kill9_mid_ingest_then_restart_loses_and_duplicates_nothing(tmp_path, re
     tree = make_tree(tmp_path)
     files = groove_files(realdata, 400)
     for i, src in enumerate(files):
-        dst = tree.inbox / "mix" / ("happy" if i % 2 else "sad") / src.name
+        dst = tree.inbox / "mix" / ("happy" if i % 2 else "sad") / f"{i:04d}_{src.name}"
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
     expected = {sha(src) for src in files}
