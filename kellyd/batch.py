@@ -85,7 +85,7 @@ def import_folder(cfg: Config, folder: Path, dataset_id: str, *, move: bool = Fa
         bar.close()
         c = runner.counters
         return {"files": len(files), "added": c.samples_added, "duplicates": c.duplicates,
-                "quarantined": c.quarantined}
+                "quarantined": c.quarantined, "children_added": c.children_added}
 
 
 def rerun_step(cfg: Config, dataset_id: str, step: str, *, show_progress: bool = True, **handler_overrides) -> dict:
@@ -103,7 +103,7 @@ def rerun_step(cfg: Config, dataset_id: str, step: str, *, show_progress: bool =
         run_until_idle(runner, progress=bar.update)
         bar.close()
         c = runner.counters
-        return {"samples": n, "children_added": c.samples_added, "quarantined": c.quarantined}
+        return {"samples": n, "children_added": c.children_added, "quarantined": c.quarantined}
 
 
 def register_samples(runner: Runner, dataset_id: str, samples, *, now: float) -> int:
@@ -148,7 +148,7 @@ def synthesize_into(cfg: Config, dataset_id: str, *, generator: str, count: int,
         bar = _progress_bar(runner.catalog.pending_count(), show_progress, desc=f"synthesize into {dataset_id}")
         run_until_idle(runner, progress=bar.update)
         bar.close()
-        return {"written": len(samples), "added": added, "children_added": runner.counters.samples_added,
+        return {"written": len(samples), "added": added, "children_added": runner.counters.children_added,
                 "quarantined": runner.counters.quarantined}
 
 

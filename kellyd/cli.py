@@ -165,6 +165,34 @@ def _train_summary(result) -> str:
     return "\n".join(lines)
 
 
+def cmd_pipeline(args) -> int:
+    """The old prepare_datasets.py in one command: import, synthesize, augment, splits, validate."""
+    from kellyd.batch import import_folder, rerun_step, synthesize_into
+    from kellyd.log import configure_logging
+    from kellyd.validate_command import validate, write_splits
+
+    cfg = _config(args)
+    configure_logging(cfg.logging.format, "warning")
+    if not (args.all or args.import_dir or args.count):
+        raise ConfigError("pipeline", "say what to run: --all, --import-dir DIR and/or --count N")
+    steps: dict = {}
+    quiet = {"show_progress": not args.quiet}
+    if args.import_dir:
+        steps["import"] = import_folder(cfg, Path(args.import_dir).resolve(), args.dataset, **quiet)
+    if args.count:
+        steps["synthesize"] = synthesize_into(cfg, args.dataset, generator=args.generator, count=args.count,
+                                              seed=args.seed, duration_s=16.0, **quiet)
+    if args.all or args.multiplier is not None:
+        overrides = {"multiplier": args.multiplier} if args.multiplier is not None else {}
+        steps["augment"] = rerun_step(cfg, args.dataset, "augment", **quiet, **overrides)
+    steps["splits"] = write_splits(cfg, args.dataset)
+    report, files = validate(cfg, args.dataset)
+    steps["validate"] = {"verdict": report.verdict, "report": str(files.latest_html),
+                         "reasons": [r.name for r in report.reasons]}
+    print(json.dumps(steps, indent=2))
+    return EXIT_OK
+
+
 def cmd_validate(args) -> int:
     from kellyd.validate_command import validate
 
@@ -259,6 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip unless enough samples changed and the last validation passed (the scheduled job)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("pipeline", help="import, synthesize, augment, splits and validate in one run")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--all", action="store_true", help="augment (with the dataset's multiplier), splits, validate")
+    p.add_argument("--import-dir", help="a folder to import first (labels from its sub-folders)")
+    p.add_argument("--count", type=int, help="synthesize this many pieces")
+    p.add_argument("--generator", default="emotion", choices=("emotion", "melody", "harmony", "groove", "dynamics"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--multiplier", type=int, help="augmented children per training sample")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_pipeline)
 
     p = sub.add_parser("validate", help="validate a dataset and write its report (reports/latest.html)")
     p.add_argument("--dataset", required=True)

@@ -70,6 +70,7 @@ class Counters:
     duplicates: int = 0
     quarantined: int = 0
     samples_added: int = 0
+    children_added: int = 0
     step_seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -262,7 +263,7 @@ class Runner:
             chain = child_chain(rt.settings.chain)
             if chain:
                 self.catalog.add_job(sample=child, chain=chain, now=now)
-            self.counters.samples_added += 1
+            self.counters.children_added += 1
         if finished:
             self.counters.processed += 1
             bound.info("sample_done", dataset=rt.dataset_id)

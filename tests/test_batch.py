@@ -30,7 +30,7 @@ def test_import_folder_copies_with_labels_from_subfolders(tmp_path, realdata):
     proc = run_cli(tree, "import", str(src), "--dataset", "mix")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result == {"files": 7, "added": 6, "duplicates": 1, "quarantined": 0}
+    assert result == {"files": 7, "added": 6, "duplicates": 1, "quarantined": 0, "children_added": 0}
     samples = tree.manifest_samples("mix")
     assert len(samples) == 6 and all(s["source"]["type"] == "import" for s in samples)
     assert {s["annotations"]["groove_type"] for s in samples} == {"swing", "straight"}
@@ -111,3 +111,22 @@ def test_synthesize_refuses_bad_parameters_before_writing(tmp_path):
     proc = run_cli(tree, "synthesize", "--dataset", "emo", "--count", "0")
     assert proc.returncode == 2 and "count must be a positive integer, got 0" in proc.stderr
     assert not (tree.datasets / "emo" / "raw" / "synthetic" / "emotion").exists()
+
+
+def test_pipeline_imports_augments_splits_and_validates(tmp_path, realdata):
+    datasets = {"g": {"target_model": "GroovePredictor", "chain": ["import", "annotate", "features", "augment"],
+                      "multiplier": 1}}
+    tree = make_tree(tmp_path / "t", datasets=datasets)
+    _drop(realdata, tmp_path / "mine", 8)
+    proc = run_cli(tree, "pipeline", "--dataset", "g", "--import-dir", str(tmp_path / "mine"), "--all",
+                   "--multiplier", "2", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    steps = json.loads(proc.stdout)
+    assert steps["import"]["added"] == 8
+    assert steps["validate"]["verdict"] in ("ready", "usable_with_warnings", "invalid")
+    samples = tree.manifest_samples("g")
+    train = [s for s in samples if s["parent_id"] is None and s["split"] == "train"]
+    children = [s for s in samples if s["parent_id"] is not None]
+    assert len(children) == 2 * len(train), "--multiplier 2 gives every training sample two children"
+    assert sum(steps["splits"].values()) == len(samples)
+    assert (tree.datasets / "g" / "reports" / "latest.html").is_file()
