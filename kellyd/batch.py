@@ -133,12 +133,26 @@ def register_samples(runner: Runner, dataset_id: str, samples, *, now: float) ->
 
 
 def synthesize_into(cfg: Config, dataset_id: str, *, generator: str, count: int, seed: int, duration_s: float,
-                    labels=None, render_audio: bool = False, show_progress: bool = True) -> dict:
-    """`kellyd synthesize`: rule-based pieces written into raw/synthetic/, then features and augmentation."""
+                    labels=None, render_audio: bool = False, show_progress: bool = True,
+                    fill_to_target: int | None = None) -> dict:
+    """`kellyd synthesize`: rule-based pieces written into raw/synthetic/, then features and augmentation.
+
+    With `fill_to_target` (a cap on pieces), the generator, count and labels come from what the
+    dataset's model still lacks (`kellyd.synth.fill`)."""
     from kellyd.synth.synthesize import synthesize
 
     with batch_runner(cfg, dataset_id) as runner:
         rt = runner.datasets[dataset_id]
+        if fill_to_target is not None:
+            from kellyd.synth.fill import fill_plan
+
+            plan = fill_plan(rt.settings.target_model, runner.catalog.label_counts(dataset_id),
+                             max_pieces=fill_to_target)
+            if plan.count == 0:
+                return {"written": 0, "added": 0, "children_added": 0, "quarantined": 0, "note": "targets met"}
+            # A new seed per run: the pieces of earlier runs are not written again.
+            generator, count, labels = plan.generator, plan.count, plan.labels
+            seed = seed + runner.catalog.sample_count(dataset_id)
         try:
             samples = synthesize(rt.ctx, generator=generator, count=count, seed=seed, duration_s=duration_s,
                                  labels=labels, render_audio=render_audio, sr_hz=rt.settings.sample_rate_hz)

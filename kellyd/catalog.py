@@ -241,6 +241,12 @@ class Catalog:
                                        (dataset_id,)):
             yield text
 
+    def label_counts(self, dataset_id: str) -> dict[str, int]:
+        """Original (non-derived) samples per class label."""
+        rows = self.db.execute("SELECT label, COUNT(*) FROM samples WHERE dataset_id = ? AND parent_id IS NULL"
+                               " AND label IS NOT NULL AND label != '' GROUP BY label", (dataset_id,))
+        return {label: n for label, n in rows}
+
     def split_assignments(self, dataset_id: str) -> dict[str, str]:
         rows = self.db.execute("SELECT sample_id, split FROM samples WHERE dataset_id = ? AND split IS NOT NULL",
                                (dataset_id,))

@@ -138,9 +138,11 @@ def cmd_synthesize(args) -> int:
 
     cfg = _config(args)
     configure_logging(cfg.logging.format, "warning")
+    if args.count is None and args.fill_to_target is None:
+        raise ConfigError("--count", "give --count N, or --fill-to-target [MAX]")
     result = synthesize_into(cfg, args.dataset, generator=args.generator, count=args.count, seed=args.seed,
                              duration_s=args.duration_s, labels=args.labels, render_audio=args.render_audio,
-                             show_progress=not args.quiet)
+                             show_progress=not args.quiet, fill_to_target=args.fill_to_target)
     print(json.dumps(result))
     return EXIT_OK
 
@@ -272,7 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synthesize", help="write labelled pieces from music-theory rules into raw/synthetic/")
     p.add_argument("--dataset", required=True)
     p.add_argument("--generator", default="emotion", choices=("emotion", "melody", "harmony", "groove", "dynamics"))
-    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--count", type=int)
+    p.add_argument("--fill-to-target", type=int, nargs="?", const=200, metavar="MAX",
+                   help="write what the model's targets still lack (at most MAX pieces, default 200)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--duration-s", type=float, default=16.0, help="length of each piece in seconds")
     p.add_argument("--labels", nargs="*", help="only these labels (emotions, groove types...), cycled")

@@ -89,6 +89,8 @@ class ScheduleConfig:
     validate: str = "6h"
     retrain: str = "off"
     freesound: str = "off"
+    synthesize: str = "off"
+    synthesize_max_pieces: int = field(default=200, metadata=_check(minimum=1))
     validate_after_samples: int = field(default=500, metadata=_check(minimum=0))
     misfire_grace_s: float = field(default=3600.0, metadata=_check(minimum=0.0))
 
@@ -320,7 +322,7 @@ def config_from_mapping(raw: Mapping[str, Any], *, source: Path) -> Config:
     sections = {name: parse_section(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()}
     sections["paths"] = _check_paths(sections["paths"], source.parent)
     schedule: ScheduleConfig = sections["schedule"]
-    for name in ("validate", "retrain", "freesound"):
+    for name in ("validate", "retrain", "freesound", "synthesize"):
         check_schedule_value(f"schedule.{name}", getattr(schedule, name))
     handlers = known_handler_names()
     datasets_table = raw.get("datasets", {})

@@ -30,6 +30,8 @@ DOCS: dict[str, str] = {
     "schedule.validate": "when to validate every dataset: 'off', an interval ('6h') or a cron line ('0 3 * * *')",
     "schedule.retrain": "when to consider retraining (runs only if the dataset changed and validation passed)",
     "schedule.freesound": "when to pull from Freesound",
+    "schedule.synthesize": "when to synthesize what each dataset still lacks to reach its model's targets",
+    "schedule.synthesize_max_pieces": "most synthetic pieces one scheduled fill writes per dataset",
     "schedule.validate_after_samples": "also validate after this many new samples (0: never)",
     "schedule.misfire_grace_s": "a job missed while the machine slept still runs if it is at most this late",
     "logging.format": "'auto' (readable on a terminal, JSON lines otherwise), 'console' or 'json'",

@@ -56,6 +56,9 @@ def job_commands(cfg: Config) -> dict[str, JobSpec]:
         "validate": JobSpec(cfg.schedule.validate, [base + ["validate", "--dataset", d] for d in datasets],
                             JOB_NICE),
         "freesound": JobSpec(cfg.schedule.freesound, [base + ["freesound", "pull"]], JOB_NICE),
+        "synthesize": JobSpec(cfg.schedule.synthesize,
+                              [base + ["synthesize", "--dataset", d, "--quiet", "--fill-to-target",
+                                       str(cfg.schedule.synthesize_max_pieces)] for d in datasets], JOB_NICE),
         "retrain": JobSpec(cfg.schedule.retrain,
                            [base + ["train", "--dataset", d, "--if-changed"] for d in datasets], cfg.training.nice),
     }

@@ -130,3 +130,16 @@ def test_pipeline_imports_augments_splits_and_validates(tmp_path, realdata):
     assert len(children) == 2 * len(train), "--multiplier 2 gives every training sample two children"
     assert sum(steps["splits"].values()) == len(samples)
     assert (tree.datasets / "g" / "reports" / "latest.html").is_file()
+
+
+def test_synthesize_fill_to_target_writes_what_the_classes_lack(tmp_path):
+    datasets = {"g": {"target_model": "GroovePredictor", "chain": ["import", "annotate", "features"]}}
+    tree = make_tree(tmp_path / "t", datasets=datasets)
+    first = run_cli(tree, "synthesize", "--dataset", "g", "--fill-to-target", "10", "--quiet")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["added"] == 10
+    types = [s["annotations"]["groove_type"] for s in tree.manifest_samples("g")]
+    assert sorted(set(types)) == ["laid_back", "rushed", "shuffle", "straight", "swing"]
+    assert all(types.count(t) == 2 for t in set(types))
+    second = run_cli(tree, "synthesize", "--dataset", "g", "--fill-to-target", "5", "--quiet")
+    assert json.loads(second.stdout)["added"] == 5, "a later fill writes new pieces, not the same ones"
