@@ -1,9 +1,16 @@
-"""The training loop: AdamW or Adam, linear warm-up then cosine decay, early stopping on the
-validation loss that keeps the best weights, seeded so that a rerun gives the same model.
+"""The training loop: AdamW or Adam, linear warm-up then cosine decay, early stopping that keeps
+the best weights, seeded so that a rerun gives the same model.
 
-The loss is the sum over heads of the mean cross-entropy (class heads) or the mean
-squared error on standardised values (regression heads), over the positions that
-have a target. Only the training and validation splits are seen here.
+The training loss is the sum over heads of the mean cross-entropy (class heads) or the
+mean squared error on standardised values (regression heads), over the positions that
+have a target.
+
+Choosing the epoch (see `kellyd.train.objective`): after every epoch each head's
+validation error is divided by its baseline's, and the epoch kept is the one with the
+lowest mean of these ratios (the validation score). Training stops when no head has
+improved its own best ratio by `min_delta` for `patience` epochs, so a head that
+overfits early (a classifier on a few dozen pieces) does not stop the heads that are
+still learning. Only the training and validation splits are seen here.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from torch import nn
 
 from kellyd.train.data import Head, ModelData
 from kellyd.train.metrics import head_slices
+from kellyd.train.objective import baseline_errors, error_ratios, head_errors, score
 from kellyd.train.settings import ModelSettings
 
 EVAL_BATCH = 512
@@ -29,19 +37,26 @@ EVAL_BATCH = 512
 
 @dataclass(frozen=True)
 class EpochRecord:
+    """One epoch: mean training loss, validation loss (the same objective), the validation score
+    and its per-head error ratios (None: nothing scored), the learning rate at the end."""
+
     epoch: int
     train_loss: float
     val_loss: float
     lr: float
+    val_score: float = 1.0
+    val_ratios: tuple[float | None, ...] = ()
 
 
 @dataclass(frozen=True)
 class FitResult:
-    """What training did. `state` holds the weights of `best_epoch` (CPU tensors)."""
+    """What training did. `state` holds the weights of `best_epoch` (CPU tensors), the epoch with the
+    lowest validation score; `best_val_loss` is the validation loss of that epoch."""
 
     state: Mapping[str, torch.Tensor]
     best_epoch: int
     best_val_loss: float
+    best_val_score: float
     epochs_run: int
     stopped_early: bool
     history: tuple[EpochRecord, ...]
@@ -125,17 +140,26 @@ class _Tensors:
 
 
 @torch.no_grad()
-def split_loss(model: nn.Module, tensors: _Tensors, heads: Sequence[Head]) -> float:
+def split_outputs(model: nn.Module, tensors: _Tensors, heads: Sequence[Head]) -> tuple[float, np.ndarray]:
+    """(loss, outputs (n, steps, out) as NumPy) of `model` on one split, in eval mode, in one pass."""
     model.eval()
     sums = [0.0] * len(heads)
     counts = [0.0] * len(heads)
+    chunks = []
     for start in range(0, len(tensors), EVAL_BATCH):
         index = torch.arange(start, min(start + EVAL_BATCH, len(tensors)), device=tensors.inputs.device)
         inputs, targets, masks = tensors.batch(index)
-        for i, (s, n) in enumerate(loss_parts(model(inputs), targets, masks, heads)):
+        outputs = model(inputs)
+        for i, (s, n) in enumerate(loss_parts(outputs, targets, masks, heads)):
             sums[i] += float(s)
             counts[i] += float(n)
-    return float(sum(s / max(n, 1.0) for s, n in zip(sums, counts)))
+        chunks.append(outputs.cpu().numpy())
+    loss = float(sum(s / max(n, 1.0) for s, n in zip(sums, counts)))
+    return loss, np.concatenate(chunks)
+
+
+def split_loss(model: nn.Module, tensors: _Tensors, heads: Sequence[Head]) -> float:
+    return split_outputs(model, tensors, heads)[0]
 
 
 @torch.no_grad()
@@ -153,9 +177,30 @@ def _optimizer(model: nn.Module, settings: ModelSettings) -> torch.optim.Optimiz
     return torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
 
 
+class _Stopper:
+    """Early stopping on every head at once: each head keeps its best validation error ratio, and
+    training stops once no head has improved by `min_delta` for `patience` epochs."""
+
+    def __init__(self, n_heads: int, patience: int, min_delta: float) -> None:
+        self.best = [math.inf] * n_heads
+        self.since = 0
+        self.patience = patience
+        self.min_delta = min_delta
+
+    def update(self, ratios: Sequence[float | None]) -> bool:
+        """Record one epoch; True when training should stop."""
+        improved = False
+        for i, ratio in enumerate(ratios):
+            if ratio is not None and ratio < self.best[i] - self.min_delta:
+                self.best[i] = ratio
+                improved = True
+        self.since = 0 if improved else self.since + 1
+        return self.since >= self.patience
+
+
 def fit(model: nn.Module, data: ModelData, settings: ModelSettings, *, seed: int, device: torch.device,
         on_epoch: Callable[[EpochRecord], None] | None = None) -> FitResult:
-    """Train `model` on the train split, stop on the validation loss, return the best weights.
+    """Train `model` on the train split, choose the epoch on the validation split, return its weights.
 
     The model ends with the best weights loaded. `on_epoch` is called after every epoch.
     """
@@ -163,6 +208,8 @@ def fit(model: nn.Module, data: ModelData, settings: ModelSettings, *, seed: int
     model.to(device)
     train = _Tensors(data, "train", device)
     val = _Tensors(data, "val", device)
+    val_split = data.splits["val"]
+    val_baseline = baseline_errors(data, "val")
     optimizer = _optimizer(model, settings)
     steps_per_epoch = math.ceil(len(train) / settings.batch_size)
     total_steps = steps_per_epoch * settings.max_epochs
@@ -170,9 +217,10 @@ def fit(model: nn.Module, data: ModelData, settings: ModelSettings, *, seed: int
         step, warmup_steps=settings.warmup_epochs * steps_per_epoch, total_steps=total_steps,
         min_share=settings.min_lr_share))
     shuffler = torch.Generator().manual_seed(seed)
-    best_loss, best_epoch, best_state = math.inf, 0, copy.deepcopy(model.state_dict())
+    best = EpochRecord(0, math.inf, math.inf, settings.lr, math.inf)
+    best_state = copy.deepcopy(model.state_dict())
+    stopper = _Stopper(len(data.heads), settings.patience, settings.min_delta)
     history: list[EpochRecord] = []
-    since_best = 0
     seen = 0
     started = time.perf_counter()
     for epoch in range(1, settings.max_epochs + 1):
@@ -190,23 +238,24 @@ def fit(model: nn.Module, data: ModelData, settings: ModelSettings, *, seed: int
             running += float(loss.detach())
             batches += 1
             seen += int(inputs.shape[0])
-        val_loss = split_loss(model, val, data.heads)
-        record = EpochRecord(epoch, running / max(batches, 1), val_loss, float(optimizer.param_groups[0]["lr"]))
+        val_loss, outputs = split_outputs(model, val, data.heads)
+        ratios = error_ratios(head_errors(outputs, data.heads, val_split), val_baseline)
+        record = EpochRecord(epoch, running / max(batches, 1), val_loss, float(optimizer.param_groups[0]["lr"]),
+                             score(ratios), ratios)
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
         if not math.isfinite(record.train_loss) or not math.isfinite(val_loss):
             raise FloatingPointError(f"training diverged at epoch {epoch}: train loss {record.train_loss}, "
                                      f"val loss {val_loss}")
-        if val_loss < best_loss - settings.min_delta:
-            best_loss, best_epoch, since_best = val_loss, epoch, 0
+        if record.val_score < best.val_score - settings.min_delta:
+            best = record
             best_state = copy.deepcopy(model.state_dict())
-        else:
-            since_best += 1
-            if since_best >= settings.patience:
-                break
+        if stopper.update(ratios):
+            break
     elapsed = time.perf_counter() - started
     model.load_state_dict(best_state)
     cpu_state = {k: v.detach().cpu().clone() for k, v in best_state.items()}
-    return FitResult(cpu_state, best_epoch, best_loss, len(history), len(history) < settings.max_epochs,
-                     tuple(history), elapsed, seen / elapsed if elapsed > 0 else 0.0)
+    return FitResult(cpu_state, best.epoch, best.val_loss, best.val_score, len(history),
+                     len(history) < settings.max_epochs, tuple(history), elapsed,
+                     seen / elapsed if elapsed > 0 else 0.0)

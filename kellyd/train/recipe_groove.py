@@ -3,11 +3,26 @@
 The performance's drum onsets are snapped to the sixteenth grid of the beat grid;
 what the snapping removed is what the model learns to put back. Frame t (one
 sixteenth) holds which of the nine drum classes are struck at t and at each of the
-next `LOOK_AHEAD_STEPS` steps (a beat of look-ahead, i.e. that much latency in a plug-in), the sixteenth inside the beat, the beat inside the bar and the
-tempo. Targets at every step: for each struck drum, its offset from the grid (ms,
-positive = late) and its velocity (MIDI 1..127); at the last step of the window,
-the groove type of the sample (the dataset's label, e.g. from the drop folder).
-Nothing of the targets is in the input: the input is the quantised pattern only.
+next `LOOK_AHEAD_STEPS` steps (that much latency in a plug-in), the sixteenth inside
+the beat, the beat inside the bar and the tempo.
+
+Targets at every step, for each struck drum:
+- `offset_rel_ms`: its offset from the grid (ms, positive = late) minus the piece's
+  mean offset over all its strokes;
+- `velocity_rel`: its velocity (MIDI) minus the piece's mean velocity;
+and at the last step of the window the groove type of the sample (the dataset's
+label, e.g. from the drop folder).
+
+Why relative to the piece: how far a drummer sits behind the click overall, and how
+hard a take is played overall, are properties of the take (the room, the kit, the
+song's level), not of the pattern; the quantised pattern says nothing about them,
+so a model asked for absolute values can only learn the corpus' average and the
+error is dominated by each piece's level. What the pattern does decide is the feel
+around that level: the backbeat against the ghost notes, accented hi-hats on the
+beat, a swung eighth played late, the kick pushed ahead of the hats. In a plug-in
+the overall lag and level are the user's two knobs (or the host's velocities) and
+the model adds the rest. Nothing of the targets is in the input: the input is the
+quantised pattern only.
 """
 
 from __future__ import annotations
@@ -36,8 +51,8 @@ N_DRUMS = len(DRUM_CLASSES)
 
 def heads(vocabulary: Vocabulary) -> tuple[Head, ...]:
     return (
-        Head("offset_ms", "regression", N_DRUMS, True, unit="ms"),
-        Head("velocity", "regression", N_DRUMS, True, unit="velocity"),
+        Head("offset_rel_ms", "regression", N_DRUMS, True, unit="ms from the piece's mean offset"),
+        Head("velocity_rel", "regression", N_DRUMS, True, unit="velocity from the piece's mean"),
         Head(vocabulary.label_key, "class", len(vocabulary.classes), False, classes=vocabulary.classes),
     )
 
@@ -73,6 +88,18 @@ def quantised_pattern(start_s: np.ndarray, drum_class: np.ndarray, velocity: np.
     return hits, vel, off
 
 
+def centred_on_piece(values: np.ndarray, hits: np.ndarray) -> np.ndarray:
+    """`values` (n_steps, 9) minus their mean over the struck cells (hits > 0); 0 where nothing is
+    struck. A piece without a stroke gives zeros."""
+    if values.shape != hits.shape:
+        raise ValueError(f"values {values.shape} and hits {hits.shape} must have the same shape")
+    struck = hits > 0
+    if not struck.any():
+        return np.zeros_like(values)
+    level = values[struck].astype(np.float64).mean()
+    return np.where(struck, values - level, 0.0).astype(values.dtype)
+
+
 def examples(sample: Sample, features: SampleFeatures, vocabulary: Vocabulary,
              settings: ModelSettings) -> Examples | None:
     pitch = features_array(features, "note_pitch", dtype=np.int64)
@@ -106,12 +133,13 @@ def examples(sample: Sample, features: SampleFeatures, vocabulary: Vocabulary,
     mask = hits[take] > 0
     return Examples(
         inputs=frames[take],
-        targets={"offset_ms": off[take], "velocity": vel[take],
+        targets={"offset_rel_ms": centred_on_piece(off, hits)[take],
+                 "velocity_rel": centred_on_piece(vel, hits)[take],
                  vocabulary.label_key: np.full(len(starts), cls, dtype=np.int64)},
-        masks={"offset_ms": mask, "velocity": mask},
+        masks={"offset_rel_ms": mask, "velocity_rel": mask},
     )
 
 
 RECIPE = Recipe("GroovePredictor", None, "midi", heads, feature_names, examples,
-                "sixteenth-note frames of a quantised drum pattern -> per-drum offset (ms) and velocity, "
-                "and the groove type at the window's end")
+                "sixteenth-note frames of a quantised drum pattern -> per-drum offset (ms) and velocity "
+                "relative to the piece's mean, and the groove type at the window's end")

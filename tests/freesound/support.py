@@ -66,4 +66,4 @@ def request_times(state_db: Path) -> list[float]:
 
 
 # Real seconds allowed between the client's decision to send and the server's stamp on arrival.
-ARRIVAL_SLACK_S = 0.1
+ARRIVAL_SLACK_S = 0.3  # generous: CI machines are busy; the client-side count is checked exactly

@@ -176,7 +176,7 @@ def test_a_stop_request_ends_the_pull_and_leaves_no_part_file(server, settings_f
 
 def test_the_rate_limit_holds_across_search_and_downloads(server, settings_for, tmp_path, env):
     populate(server, EMOTIONS, INSTRUMENTS)
-    clock = ScaledClock(speed=60.0)  # one clock minute is one real second
+    clock = ScaledClock(speed=20.0)  # one clock minute is three real seconds
     report = pull(settings_for(server, requests_per_minute=6), tmp_path, env, clock=clock)
     assert report.outcome == "completed" and report.requests_made == len(server.seen) > 12
     assert max_in_window(request_times(tmp_path / "state" / "catalog.sqlite3"), 60.0) == 6
