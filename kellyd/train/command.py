@@ -177,7 +177,7 @@ def _train_one(recipe: Recipe, training_set: TrainingSet, settings: TrainingSett
                     dropout=model_settings.dropout)
     result = fit(net, data, model_settings, seed=settings.seed, device=device,
                  on_epoch=lambda e: log(f"{recipe.key}: epoch {e.epoch} train loss {e.train_loss:.4f} "
-                                        f"val loss {e.val_loss:.4f}"))
+                                        f"val loss {e.val_loss:.4f} val score {e.val_score:.4f}"))
     champion = reg.current_entry(document, recipe.key)
     champion_path = settings.models_dir / champion["files"]["checkpoint"]["path"] if champion else None
     gate: GateResult = judge(net, data, champion_path, champion["version"] if champion else None, device)
@@ -196,11 +196,14 @@ def _train_one(recipe: Recipe, training_set: TrainingSet, settings: TrainingSett
                     "label_key": data.vocabulary.label_key, "classes": list(data.vocabulary.classes)},
         "hyperparameters": settings_used, "architecture": [s.to_json() for s in net.specs],
         "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "stopped_early": result.stopped_early,
-        "val_loss": round(result.best_val_loss, 6), "metrics": metrics, "confusion": confusion,
+        "val_loss": round(result.best_val_loss, 6), "val_score": round(result.best_val_score, 6),
+        "metrics": metrics, "confusion": confusion,
         "training_time_s": round(result.train_s, 3), "examples_per_s": round(result.examples_per_s, 1),
         "device": str(device), "seed": settings.seed, "files": files,
     }
-    return entry, {"version_dir": version_dir, "champion": champion, "history": result.history}, data, result
+    extra = {"version_dir": version_dir, "champion": champion, "history": result.history,
+             "heads": [h.name for h in data.heads]}
+    return entry, extra, data, result
 
 
 def train(datasets_dir: Path, dataset_id: str, settings: TrainingSettings, *, model: str | None = None,

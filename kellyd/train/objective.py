@@ -4,20 +4,23 @@ Per head, on the positions that have a target:
 - class heads: the Brier score, the squared distance between the predicted probabilities
   (softmax of the logits) and the one-hot target, from 0 (sure and right) to 2 (sure and wrong);
 - regression heads: the mean squared error of standardised values (each value divided by
-  the training split's standard deviation of that value).
+  the training split's standard deviation of that value), the training loss itself.
 
-The validation score of a model is the mean over heads of its error divided by the
-baseline's error on the same split, the baseline predicting the training split's class
-frequencies and means: 1.0 is the baseline, 0.8 a fifth less error on average.
+A head's error ratio is its error divided by the baseline's on the same split, the
+baseline predicting the training split's class frequencies and means. The score of a
+model is the mean over heads of the ratios, each capped at 1: 1.0 is the baseline, 0.8 a
+fifth less error on average.
 
 Why not the sum of the training losses: the heads are on different scales, and a class
 head's cross-entropy is unbounded. Each piece gives many windows with the same label, so
-a classifier that turns confidently wrong on two or three validation pieces sends the
-summed loss up while the per-step regression heads are still improving, and the
-regression heads were stopped after a few epochs. Dividing by the baseline puts the
-heads on one scale, and the Brier score is bounded, so one head's overfitting weighs
-what its share of the score says and no more. (The stopping rule in
-`kellyd.train.loop` goes further: training goes on while any head still improves.)
+a classifier that turns confidently wrong on two or three validation pieces sent the
+summed loss up while the per-step regression heads were still improving, and training
+kept the weights of epoch 3. Dividing by the baseline puts the heads on one scale; the
+Brier score is bounded; and the cap means that a head already no better than its
+baseline (whose outputs nobody should use at that epoch) has no say in the choice of
+the epoch however much worse it gets, while the heads that are learning do. The
+metrics next to the score still show every head against its baseline. (The stopping
+rule in `kellyd.train.loop` goes with it: training goes on while any head improves.)
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def regression_error(difference: np.ndarray, mask: np.ndarray) -> float:
+    return float((difference ** 2)[mask].mean())
 
 
 def head_errors(outputs: np.ndarray, output_heads: Sequence[Head], split: SplitData,
@@ -70,7 +77,7 @@ def head_errors(outputs: np.ndarray, output_heads: Sequence[Head], split: SplitD
         units = values * np.asarray(head.std) + np.asarray(head.mean)
         z = (units - np.asarray(ref.mean)) / np.asarray(ref.std)
         target_z = (split.targets[head.name] - np.asarray(ref.mean)) / np.asarray(ref.std)
-        errors.append(float(((z - target_z) ** 2)[mask].mean()))
+        errors.append(float(regression_error(z - target_z, mask)))
     return tuple(errors)
 
 
@@ -105,6 +112,7 @@ def error_ratios(errors: Sequence[float | None], baseline: Sequence[float | None
 
 
 def score(ratios: Sequence[float | None]) -> float:
-    """The mean of the heads' error ratios (1.0, the baseline's, when no head is scored)."""
-    scored = [r for r in ratios if r is not None]
+    """The mean of the heads' error ratios, each capped at 1 (1.0, the baseline's, when no head is
+    scored)."""
+    scored = [min(r, 1.0) for r in ratios if r is not None]
     return float(np.mean(scored)) if scored else 1.0

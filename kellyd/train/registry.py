@@ -60,6 +60,7 @@ _VERSION_ENTRY = {
         "hyperparameters": {"type": "object"},
         "architecture": {"type": "array", "items": {"type": "object"}},
         "best_epoch": _COUNT, "epochs_run": _COUNT, "stopped_early": {"type": "boolean"}, "val_loss": _NUMBER,
+        "val_score": _NUMBER,
         "metrics": {"type": "object", "required": ["train", "val", "test"], "additionalProperties": False,
                     "properties": {"train": _METRICS, "val": _METRICS, "test": _METRICS}},
         "confusion": {"type": "object", "additionalProperties": {"type": "array"}},

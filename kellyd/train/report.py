@@ -20,17 +20,17 @@ REPORTS_DIR = "reports"
 LATEST_NAME = "training-latest.html"
 
 
-def loss_curves(history: Sequence[Any], best_epoch: int, *, width: int = 640, height: int = 220) -> str:
-    """An SVG of train and validation loss per epoch, the best epoch marked."""
-    left, right, top, bottom = 56.0, 110.0, 12.0, 28.0
+def epoch_curves(epochs: Sequence[int], series: Sequence[tuple[str, Sequence[float | None]]], best_epoch: int, *,
+                 title: str, width: int = 640, height: int = 220) -> str:
+    """An SVG of named values per epoch (None: no point), the best epoch marked."""
+    left, right, top, bottom = 56.0, 150.0, 12.0, 28.0
     plot_w, plot_h = width - left - right, height - top - bottom
-    epochs = [r.epoch for r in history]
-    values = [v for r in history for v in (r.train_loss, r.val_loss)]
+    values = [v for _, points in series for v in points if v is not None]
+    if not epochs or not values:
+        return f'<svg viewBox="0 0 {width} {height}" role="img"><title>{esc(title)}: no epochs</title></svg>'
     body = []
-    if not epochs:
-        return f'<svg viewBox="0 0 {width} {height}" role="img"><title>no epochs</title></svg>'
     y_max = nice_max(max(values))
-    x_of = (lambda e: left + plot_w * (e - 1) / max(len(epochs) - 1, 1))
+    x_of = (lambda e: left + plot_w * (e - epochs[0]) / max(epochs[-1] - epochs[0], 1))
     y_of = (lambda v: top + plot_h * (1 - min(v, y_max) / y_max))
     for tick in range(5):
         y = top + plot_h * tick / 4
@@ -43,15 +43,31 @@ def loss_curves(history: Sequence[Any], best_epoch: int, *, width: int = 640, he
     bx = x_of(best_epoch)
     body.append(f'<line x1="{bx:.1f}" y1="{top}" x2="{bx:.1f}" y2="{top + plot_h}" stroke="#222" '
                 f'stroke-dasharray="3 2"><title>best epoch {best_epoch}</title></line>')
-    for i, (name, attr) in enumerate((("train loss", "train_loss"), ("validation loss", "val_loss"))):
-        points = " ".join(f"{x_of(r.epoch):.1f},{y_of(getattr(r, attr)):.1f}" for r in history)
-        body.append(f'<polyline points="{points}" fill="none" stroke="{PALETTE[i]}" stroke-width="2"/>')
-        body.append(f'<text x="{left + plot_w + 8}" y="{top + 14 + 16 * i}" font-size="11" fill="{PALETTE[i]}">'
-                    f'{esc(name)}</text>')
+    for i, (name, points) in enumerate(series):
+        line = " ".join(f"{x_of(e):.1f},{y_of(v):.1f}" for e, v in zip(epochs, points) if v is not None)
+        body.append(f'<polyline points="{line}" fill="none" stroke="{PALETTE[i % len(PALETTE)]}" stroke-width="2"/>')
+        body.append(f'<text x="{left + plot_w + 8}" y="{top + 14 + 16 * i}" font-size="11" '
+                    f'fill="{PALETTE[i % len(PALETTE)]}">{esc(name)}</text>')
     body.append(f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle" font-size="10" '
                 f'fill="#999">epoch</text>')
     return (f'<svg viewBox="0 0 {width} {height}" role="img" font-family="system-ui, sans-serif">'
-            f'<title>loss per epoch</title>{"".join(body)}</svg>')
+            f'<title>{esc(title)}</title>{"".join(body)}</svg>')
+
+
+def loss_curves(history: Sequence[Any], best_epoch: int) -> str:
+    """Train and validation loss per epoch (the training objective), the best epoch marked."""
+    return epoch_curves([r.epoch for r in history], [("train loss", [r.train_loss for r in history]),
+                                                     ("validation loss", [r.val_loss for r in history])],
+                        best_epoch, title="loss per epoch")
+
+
+def score_curves(history: Sequence[Any], head_names: Sequence[str], best_epoch: int) -> str:
+    """Per head, validation error as a share of the baseline's, and the score the epoch is chosen by."""
+    series = [(name, [r.val_ratios[i] if i < len(r.val_ratios) else None for r in history])
+              for i, name in enumerate(head_names)]
+    series.append(("score (chooses)", [r.val_score for r in history]))
+    return epoch_curves([r.epoch for r in history], series, best_epoch,
+                        title="validation error / baseline error per epoch (1 = baseline)")
 
 
 def confusion_svg(matrix: Sequence[Sequence[int]], classes: Sequence[str], *, cell: int = 34) -> str:
@@ -139,6 +155,10 @@ def render_training_report(dataset_id: str, entries: Sequence[tuple[Mapping[str,
         ))
         body = [f'<div class="figures">{summary}</div><p>{esc(entry["gate"]["reason"])}</p>',
                 "<h3>Loss</h3>", loss_curves(extra["history"], entry["best_epoch"]),
+                "<h3>Validation error against the baseline</h3>",
+                "<p>Per head, the validation error divided by the baseline's (Brier score for classes, squared "
+                "error for values); the epoch kept has the lowest score, the mean of these ratios capped at 1.</p>",
+                score_curves(extra["history"], extra.get("heads", ()), entry["best_epoch"]),
                 "<h3>Metrics and baselines</h3>", metrics_table(entry["metrics"])]
         for head, matrix in entry["confusion"].items():
             classes = entry["dataset"]["classes"] if head == entry["dataset"]["label_key"] else None

@@ -128,7 +128,7 @@ def test_kill9_mid_ingest_then_restart_loses_and_duplicates_nothing(tmp_path, re
 
 
 def test_slow_writer_is_processed_once_when_complete(tmp_path, realdata):
-    tree = make_tree(tmp_path, settle_s=1.0)
+    tree = make_tree(tmp_path, settle_s=2.0)  # four times the gap between pieces: margin for a busy machine
     src = groove_files(realdata, 1)[0]
     data = src.read_bytes()
     daemon = DaemonProcess(tree)
@@ -142,7 +142,7 @@ def test_slow_writer_is_processed_once_when_complete(tmp_path, realdata):
             for i in range(pieces):
                 f.write(data[i * step:(i + 1) * step])
                 f.flush()
-                time.sleep(0.6)
+                time.sleep(0.5)
         wait_for(lambda: len(tree.manifest_samples("mix")) == 1, 30, "the slow file in the manifest")
         time.sleep(1.0)
         samples = tree.manifest_samples("mix")
