@@ -2,13 +2,16 @@
 inference time per call.
 
     .venv/bin/python bench/bench_train.py [--device auto|cpu|cuda] [--files N] [--max-epochs N]
+        [--max-examples-per-sample N] [--threads N] [--work DIR]
 
 Builds a dataset with `kellyd import` from the corpus' drum performances dropped into
 `<emotion>/<groove type>/` folders (groove type from the corpus' style labels: jazz,
 jazz/swing and neworleans/secondline swing, the *shuffle styles shuffle, the rest
 straight; the emotion folder stands for the style family, since the corpus has no
-emotion labels), writes the split files, trains GroovePredictor and
-EmotionRecognizer-midi with `kellyd.train.command.train`, and prints what happened.
+emotion labels), places the splits (all samples at once, seeded by the dataset id, so
+reruns get the same test split), trains GroovePredictor and EmotionRecognizer-midi with
+`kellyd.train.command.train`, and prints what happened, ending with a Markdown table
+of the test metrics against their baselines.
 Data: Groove MIDI Dataset v1.0.0 (Magenta), CC BY 4.0.
 """
 
@@ -45,8 +48,6 @@ def groove_type(style: str) -> str:
 def build_dataset(corpus: Path, work: Path, limit: int | None) -> tuple[Path, int, float]:
     import tomli_w
 
-    from kellyd.splits import write_split_files
-
     rows = list(csv.DictReader((corpus / "info.csv").open(encoding="utf-8")))[:limit]
     for folder in ("inbox/grooves", "datasets", "home/.kelly", "drop"):
         (work / folder).mkdir(parents=True, exist_ok=True)
@@ -68,10 +69,26 @@ def build_dataset(corpus: Path, work: Path, limit: int | None) -> tuple[Path, in
     if proc.returncode != 0:
         raise SystemExit(f"kellyd import failed: {proc.stderr[-2000:]}")
     elapsed = time.perf_counter() - started
-    root = work / "datasets" / "grooves"
-    manifest = json.loads((root / "manifest.json").read_text())
-    write_split_files(root, {s["sample_id"]: s["split"] for s in manifest["samples"]})
+    place_splits(work / "datasets" / "grooves", "groove_type")
     return work / "datasets", len(rows), elapsed
+
+
+def place_splits(root: Path, label_key: str) -> None:
+    """Re-place every sample's split with `kellyd.splits.assign_splits`, all at once. The import
+    places samples in the order the worker pool finishes them, so its class-balance
+    corrections (and so the test split) can differ between runs; placing the whole set at
+    once, seeded by the dataset id, does not."""
+    from kellyd.sample import Sample
+    from kellyd.splits import SplitSettings, assign_splits, write_split_files
+
+    path = root / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    samples = [Sample.from_json({"dataset_id": root.name, **{**s, "split": None}}) for s in manifest["samples"]]
+    chosen = assign_splits(samples, {}, SplitSettings(label_key=label_key, seed=root.name))
+    for entry in manifest["samples"]:
+        entry["split"] = chosen[entry["sample_id"]]
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    write_split_files(root, chosen)
 
 
 def inference_ms(models_dir: Path, key: str, steps: int, calls: int = 200) -> tuple[float, float]:
@@ -81,18 +98,38 @@ def inference_ms(models_dir: Path, key: str, steps: int, calls: int = 200) -> tu
     from kellyd.train.checkpoint import load_checkpoint
 
     model, document = load_checkpoint(models_dir / key / "current.pt")
-    torch.set_num_threads(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a plug-in's audio thread
     results = []
-    for length in (steps, 1):
-        frames = torch.zeros(1, length, int(document["in_size"]))
-        with torch.no_grad():
-            for _ in range(10):
-                model(frames)
-            started = time.perf_counter()
-            for _ in range(calls):
-                model(frames)
-        results.append((time.perf_counter() - started) / calls * 1000.0)
+    try:
+        for length in (steps, 1):
+            frames = torch.zeros(1, length, int(document["in_size"]))
+            with torch.no_grad():
+                for _ in range(10):
+                    model(frames)
+                started = time.perf_counter()
+                for _ in range(calls):
+                    model(frames)
+            results.append((time.perf_counter() - started) / calls * 1000.0)
+    finally:
+        torch.set_num_threads(threads)
     return results[0], results[1]
+
+
+MODELS = ("GroovePredictor", "EmotionRecognizer")
+
+
+def markdown_table(rows: list[tuple[str, str, dict]]) -> str:
+    """Test metrics against their baselines: (model key, metric name, registry metric) per row."""
+    lines = ["| model | test metric | model | baseline | model / baseline | scored |",
+             "|---|---|---:|---:|---:|---:|"]
+    for key, name, metric in rows:
+        ratio = f"{metric['value'] / metric['baseline']:.2f}" if metric["baseline"] else "n/a"
+        unit = f" ({metric['unit']})" if metric["unit"] else ""
+        better = "lower" if metric["better"] == "lower" else "higher"
+        lines.append(f"| {key} | {name}{unit}, {better} is better | {metric['value']:.3f} | {metric['baseline']:.3f} "
+                     f"| {ratio} | {metric['count']:,} |")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -100,6 +137,8 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--files", type=int, help="use the first N files of info.csv (default: all 1,150)")
     parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--max-examples-per-sample", type=int, help="windows taken per file (default: the model's)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one, removed)")
     args = parser.parse_args()
 
@@ -107,17 +146,26 @@ def main() -> int:
     from kellyd.train.loop import resolve_device
     from kellyd.train.settings import parse_training_section, with_overrides
 
+    started = time.perf_counter()
     corpus = REPO.parent / "shared" / "realdata" / "groove_midi"
     work = args.work or Path(tempfile.mkdtemp(prefix="kellyd-bench-train-"))
+    table_rows: list[tuple[str, str, dict]] = []
     try:
         datasets, n_files, import_s = build_dataset(corpus, work, args.files)
         print(f"corpus: {corpus} (Groove MIDI Dataset v1.0.0, CC BY 4.0), {n_files} files")
         print(f"kellyd import with features: {import_s:.1f} s")
-        settings = replace(parse_training_section({}, base_dir=work), device=args.device)
-        for model in ("GroovePredictor", "EmotionRecognizer"):
-            settings = with_overrides(settings, model, max_epochs=args.max_epochs)
-        print(f"device: {resolve_device(args.device)}")
-        for model in ("GroovePredictor", "EmotionRecognizer"):
+        settings = replace(parse_training_section({}, base_dir=work), device=args.device, threads=args.threads)
+        for model in MODELS:
+            changes = {"max_epochs": args.max_epochs,
+                       "warmup_epochs": min(settings.for_model(model).warmup_epochs, args.max_epochs - 1)}
+            if args.max_examples_per_sample:
+                changes["max_examples_per_sample"] = args.max_examples_per_sample
+            settings = with_overrides(settings, model, **changes)
+        import torch
+
+        print(f"device: {resolve_device(args.device)}, torch {torch.__version__}, "
+              f"{args.threads or torch.get_num_threads()} CPU threads")
+        for model in MODELS:
             result = train(datasets, "grooves", settings, model=model, log=lambda line: None)
             if result.status != "trained":
                 print(f"{model}: {result.status}: {result.message} {list(result.reasons)}")
@@ -125,19 +173,26 @@ def main() -> int:
             registry = json.loads(settings.registry.read_text())
             for outcome in result.models:
                 entry = registry["models"][outcome.key]["versions"][-1]
-                examples = entry["dataset"]["examples"]
-                print(f"\n{outcome.key} {entry['version']}: {entry['gate']['decision']}")
-                print(f"  samples {entry['dataset']['samples']}, examples {examples}")
-                print(f"  epochs {entry['epochs_run']} (best {entry['best_epoch']}), training {entry['training_time_s']:.1f} s, "
+                used = entry["hyperparameters"]
+                print(f"\n{outcome.key} {entry['version']}: {entry['gate']['decision']} ({entry['gate']['reason']})")
+                print(f"  settings: max_epochs {used['max_epochs']}, patience {used['patience']}, "
+                      f"max_examples_per_sample {used['max_examples_per_sample']}, window {used['window']}, "
+                      f"hidden {used['hidden']} {used['cell']}, batch {used['batch_size']}, lr {used['lr']}")
+                print(f"  samples {entry['dataset']['samples']}, examples {entry['dataset']['examples']}")
+                print(f"  epochs {entry['epochs_run']} (best {entry['best_epoch']}, validation score "
+                      f"{entry['val_score']:.3f}), training {entry['training_time_s']:.1f} s, "
                       f"{entry['examples_per_s']:,.0f} examples/s on {entry['device']}")
                 for name, metric in entry["metrics"]["test"].items():
                     print(f"  test {name}: {metric['value']:.4f} (baseline {metric['baseline']:.4f}, "
                           f"{metric['better']} is better, n={metric['count']})")
+                    table_rows.append((outcome.key, name, metric))
                 if outcome.promoted:
-                    steps = 32 if outcome.key == "GroovePredictor" else 16
+                    steps = int(used["window"])
                     window_ms, frame_ms = inference_ms(settings.models_dir, outcome.key, steps)
-                    print(f"  inference on CPU, batch 1: {window_ms:.3f} ms per {steps}-step window, "
+                    print(f"  inference on CPU, batch 1, one thread: {window_ms:.3f} ms per {steps}-step window, "
                           f"{frame_ms:.3f} ms per single frame")
+        print("\n" + markdown_table(table_rows))
+        print(f"\nbench total: {time.perf_counter() - started:.0f} s")
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -13,7 +13,7 @@ one module each, say what a frame and a target are:
 | MelodyTransformer | one melody note + emotion + key | next pitch class, next duration class (every step) | recipe_melody |
 | HarmonyPredictor | one chord + emotion + key | next chord root, next chord quality (every step) | recipe_harmony |
 | DynamicsEngine | one note's context + articulation | its velocity (every step) | recipe_dynamics |
-| GroovePredictor | one sixteenth of a quantised drum pattern | per-drum offset (ms) and velocity (every step), groove type (last step) | recipe_groove |
+| GroovePredictor | one sixteenth of a quantised drum pattern | per-drum offset (ms) and velocity relative to the piece's mean (every step), groove type (last step) | recipe_groove |
 
 EmotionRecognizer has two variants because its inputs differ in kind: MIDI samples
 train `EmotionRecognizer-midi`, audio samples `EmotionRecognizer-audio`; each is a

@@ -7,10 +7,10 @@ have a target.
 
 Choosing the epoch (see `kellyd.train.objective`): after every epoch each head's
 validation error is divided by its baseline's, and the epoch kept is the one with the
-lowest mean of these ratios (the validation score). Training stops when no head has
-improved its own best ratio by `min_delta` for `patience` epochs, so a head that
-overfits early (a classifier on a few dozen pieces) does not stop the heads that are
-still learning. Only the training and validation splits are seen here.
+lowest validation score, the mean of these ratios each capped at 1. Training stops when
+no head has improved its own best ratio by `min_delta` for `patience` epochs, so a head
+that overfits early (a classifier on a few dozen pieces) does not stop the heads that
+are still learning. Only the training and validation splits are seen here.
 """
 
 from __future__ import annotations
@@ -156,10 +156,6 @@ def split_outputs(model: nn.Module, tensors: _Tensors, heads: Sequence[Head]) ->
         chunks.append(outputs.cpu().numpy())
     loss = float(sum(s / max(n, 1.0) for s, n in zip(sums, counts)))
     return loss, np.concatenate(chunks)
-
-
-def split_loss(model: nn.Module, tensors: _Tensors, heads: Sequence[Head]) -> float:
-    return split_outputs(model, tensors, heads)[0]
 
 
 @torch.no_grad()

@@ -42,10 +42,6 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-def regression_error(difference: np.ndarray, mask: np.ndarray) -> float:
-    return float((difference ** 2)[mask].mean())
-
-
 def head_errors(outputs: np.ndarray, output_heads: Sequence[Head], split: SplitData,
                 reference_heads: Sequence[Head] | None = None) -> tuple[float | None, ...]:
     """Per head, the error of `outputs` (n, steps, out) on `split`; None for a head with nothing scored.
@@ -77,7 +73,7 @@ def head_errors(outputs: np.ndarray, output_heads: Sequence[Head], split: SplitD
         units = values * np.asarray(head.std) + np.asarray(head.mean)
         z = (units - np.asarray(ref.mean)) / np.asarray(ref.std)
         target_z = (split.targets[head.name] - np.asarray(ref.mean)) / np.asarray(ref.std)
-        errors.append(float(regression_error(z - target_z, mask)))
+        errors.append(float(((z - target_z) ** 2)[mask].mean()))
     return tuple(errors)
 
 

@@ -68,7 +68,7 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "MelodyTransformer": {"hidden": 48, "cell": "lstm", "window": 32},
     "HarmonyPredictor": {"hidden": 32, "window": 16},
     "DynamicsEngine": {"hidden": 32, "conv_kernel": 3, "window": 32},
-    "GroovePredictor": {"hidden": 32, "dropout": 0.3, "window": 32},
+    "GroovePredictor": {"hidden": 48, "window": 32},
 }
 
 KEY_DOCS: dict[str, str] = {

@@ -28,13 +28,16 @@ STYLE_FOLDERS = {
     "jazz": "calm/swing", "jazz/swing": "calm/swing", "neworleans/secondline": "calm/swing",
     "rock": "energetic/straight", "funk": "happy/straight",
 }
-FILES_PER_FOLDER = 20
+# 36 per folder takes every 4/4 swing beat the corpus has (108 files, 107 samples: two rock
+# files are the same bytes), so that the test split holds fifteen pieces: with 20 per folder
+# it held five to ten, and one piece more or less right moved the groove-type accuracy by
+# ten points from one seed to the next.
+FILES_PER_FOLDER = 36
 DATASET = "grooves"
-# Short training for 2 shared cores: few examples per file, few epochs.
+# Short training for 2 shared cores: fewer epochs than the defaults, one thread.
 TRAINING_TABLE = {
     "seed": 7, "device": "cpu", "threads": 1,
-    "GroovePredictor": {"max_epochs": 30, "patience": 10, "warmup_epochs": 2, "max_examples_per_sample": 16,
-                        "hidden": 32, "dropout": 0.3},
+    "GroovePredictor": {"max_epochs": 50, "patience": 12, "warmup_epochs": 2},
     "EmotionRecognizer": {"max_epochs": 40, "patience": 10, "warmup_epochs": 2, "max_examples_per_sample": 8},
 }
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)

@@ -23,14 +23,17 @@ def _test_metrics(trained, model):
 def test_groove_predictor_beats_its_baselines_on_the_test_split(trained):
     test = _test_metrics(trained, "GroovePredictor")
     groove = test["groove_type.accuracy"]
-    assert groove["value"] > groove["baseline"], groove
-    # Macro F1 weighs the swing class as much as the straight majority: the clear margin is here.
-    assert test["groove_type.macro_f1"]["value"] >= test["groove_type.macro_f1"]["baseline"] + 0.25
-    velocity = test["velocity.mae"]
-    assert velocity["unit"] == "velocity" and velocity["value"] <= 0.95 * velocity["baseline"], velocity
-    # Micro-timing is the hard part: on forty-odd training files it stays near the mean
-    # predictor (each drummer and piece has its own timing); it must not be clearly worse.
-    assert test["offset_ms.mae"]["value"] <= 1.05 * test["offset_ms.mae"]["baseline"], test["offset_ms.mae"]
+    assert groove["value"] >= groove["baseline"] + 0.1, groove
+    assert test["groove_type.macro_f1"]["value"] >= test["groove_type.macro_f1"]["baseline"] + 0.35
+    # Humanisation, relative to each piece's own level and lag (see recipe_groove), against
+    # the training mean of the same target per drum.
+    velocity = test["velocity_rel.mae"]
+    assert velocity["value"] <= 0.82 * velocity["baseline"], velocity
+    # Timing is the harder half: part of every offset is the drummer's jitter and drift,
+    # which no pattern predicts (knowing a piece's own mean offset per drum and position,
+    # cheating, leaves about three quarters of the error). About 0.91 on these pieces.
+    timing = test["offset_rel_ms.mae"]
+    assert timing["value"] <= 0.94 * timing["baseline"], timing
 
 
 def test_emotion_recognizer_midi_beats_its_baselines_on_the_test_split(trained):
@@ -67,6 +70,7 @@ def test_the_report_shows_curves_metrics_and_a_confusion_matrix(trained):
     latest = (reports / "training-latest.html").read_text()
     assert (reports / "training-20260501T120000Z.html").read_text() == latest
     assert "<svg" in latest and "loss per epoch" in latest and "confusion matrix" in latest
+    assert "validation error / baseline error per epoch" in latest and "valence_arousal" in latest
     assert "beats baseline" in latest and "<script" not in latest
 
 

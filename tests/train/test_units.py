@@ -1,5 +1,6 @@
-"""Pure pieces: beat time, duration classes, windows, the quantised drum pattern, metrics, the
-learning-rate schedule, the loop's reproducibility and best-checkpoint rule, the gate's loss."""
+"""Pure pieces: beat time, duration classes, windows, the quantised drum pattern and its targets,
+metrics, the validation score, the learning-rate schedule, the loop's reproducibility, its
+best-checkpoint and stopping rules, the gate's score."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import pytest
 import torch
 
 from kellyd.train.data import Head, ModelData, SplitData, Vocabulary, window_starts
-from kellyd.train.gate import baseline_outputs, comparable_loss
-from kellyd.train.loop import _Tensors, fit, lr_factor, predict, split_loss
+from kellyd.train.gate import validation_ratios
+from kellyd.train.loop import _Stopper, fit, lr_factor, predict
 from kellyd.train.metrics import confusion, evaluate, macro_f1
 from kellyd.train.models import StreamNet, architecture
+from kellyd.train.objective import baseline_outputs, error_ratios, head_errors, score
 from kellyd.train.recipe_emotion import pooled_segments
-from kellyd.train.recipe_groove import quantised_pattern
+from kellyd.train.recipe_groove import centred_on_piece, quantised_pattern
 from kellyd.train.settings import ModelSettings
 from kellyd.train.timing import beats_at, duration_class, seconds_at
 
@@ -53,6 +55,16 @@ def test_the_quantised_pattern_keeps_what_the_grid_removed():
     assert hits[2, 1] == 1 and off[2, 1] == pytest.approx(-5.0)
     assert hits[4, 2] == 1 and vel[4, 2] == 60, "the louder of two strokes in one step counts"
     assert hits.sum() == 3
+
+
+def test_groove_targets_are_relative_to_the_piece_and_zero_where_nothing_is_struck():
+    hits = np.array([[1, 0], [1, 1], [0, 0]], dtype=np.float32)
+    offset_ms = np.array([[10.0, 0.0], [20.0, 30.0], [0.0, 0.0]], dtype=np.float32)
+    centred = centred_on_piece(offset_ms, hits)
+    assert centred.tolist() == [[-10.0, 0.0], [0.0, 10.0], [0.0, 0.0]]
+    assert centred_on_piece(offset_ms, np.zeros_like(hits)).tolist() == np.zeros_like(hits).tolist()
+    with pytest.raises(ValueError, match="same shape"):
+        centred_on_piece(offset_ms, hits[:2])
 
 
 def test_pooled_mel_segments_are_time_first_and_drop_padded_ends():
@@ -107,19 +119,58 @@ def test_training_is_reproducible_with_a_seed():
 def test_early_stopping_keeps_the_best_epoch_not_the_last():
     data = _toy_data()
     model, result = _fit(data, lr=0.05, max_epochs=40, patience=4)  # a high rate overshoots now and then
-    losses = [r.val_loss for r in result.history]
-    assert result.best_epoch == int(np.argmin(losses)) + 1
-    assert split_loss(model, _Tensors(data, "val", torch.device("cpu")), data.heads) == pytest.approx(min(losses))
+    scores = [r.val_score for r in result.history]
+    assert result.best_epoch == int(np.argmin(scores)) + 1
+    assert result.best_val_score == pytest.approx(min(scores))
+    ratios = validation_ratios(predict(model, data.normalised("val"), torch.device("cpu")), data.heads, data)
+    assert score(ratios) == pytest.approx(min(scores), abs=1e-6), "the model holds the best epoch's weights"
     assert result.stopped_early == (result.epochs_run < 40)
 
 
-def test_the_gate_loss_of_the_baseline_and_of_a_better_model():
+@pytest.mark.parametrize("ratios_per_epoch, stops_after", [
+    # one head overfits from epoch 2 while the other improves until epoch 6: training goes on
+    ([(0.5, 0.9), (0.7, 0.8), (0.9, 0.7), (1.2, 0.6), (1.5, 0.55), (1.9, 0.5), (2.0, 0.5), (2.0, 0.5), (2.0, 0.5)],
+     9),
+    ([(0.5, 0.9), (0.6, 0.9), (0.6, 0.9), (0.6, 0.9)], 4),
+    ([(0.5, None), (0.4995, None), (0.499, None), (0.3, None)], None),  # below min_delta is no gain
+])
+def test_training_stops_only_when_no_head_improves(ratios_per_epoch, stops_after):
+    stopper = _Stopper(2, patience=3, min_delta=1e-3)
+    stopped = [stopper.update(r) for r in ratios_per_epoch]
+    assert (stopped.index(True) + 1 if True in stopped else None) == stops_after
+
+
+@pytest.mark.parametrize("ratios, expected", [
+    ((0.5, 0.7), 0.6), ((0.5, 3.0), 0.75), ((None, 0.4), 0.4), ((None, None), 1.0), ((), 1.0),
+])
+def test_the_score_is_the_mean_ratio_each_capped_at_the_baseline(ratios, expected):
+    assert score(ratios) == pytest.approx(expected)
+
+
+def test_head_errors_brier_and_standardised_squared_error():
+    heads = (Head("cls", "class", 2, False, classes=("a", "b")),
+             Head("v", "regression", 1, True, unit="u", mean=(10.0,), std=(2.0,)))
+    split = SplitData(np.zeros((2, 2, 1), np.float32), {"cls": np.array([0, -1]), "v": np.array(
+        [[[12.0], [0.0]], [[8.0], [14.0]]], dtype=np.float32)}, {"v": np.array([[[True], [False]], [[True], [True]]])},
+        ("a", "b"))
+    outputs = np.zeros((2, 2, 3), np.float32)
+    outputs[0, -1, :2] = (0.0, np.log(3.0))  # probabilities 1/4, 3/4 for a true class 0
+    outputs[:, :, 2] = 0.0  # every value predicted at the mean, 10
+    brier, mse = head_errors(outputs, heads, split)
+    assert brier == pytest.approx(0.75 ** 2 + 0.75 ** 2)
+    assert mse == pytest.approx((1.0 + 1.0 + 4.0) / 3)
+    unscored = SplitData(split.inputs, {"cls": np.array([-1, -1]), "v": split.targets["v"]},
+                         {"v": np.zeros((2, 2, 1), bool)}, ("a", "b"))
+    assert head_errors(outputs, heads, unscored) == (None, None)
+    assert error_ratios((0.5, None, 1.0), (1.0, 2.0, 0.0)) == (0.5, None, None)
+
+
+def test_the_gate_score_of_the_baseline_and_of_a_better_model():
     data = _toy_data()
     model, _ = _fit(data, lr=0.01, max_epochs=30, patience=10)
-
-    ours = comparable_loss(predict(model, data.normalised("val"), torch.device("cpu")), data.heads,
-                           data.splits["val"], data.heads)
-    base = comparable_loss(baseline_outputs(data, "val"), data.heads, data.splits["val"], data.heads)
+    ours = score(validation_ratios(predict(model, data.normalised("val"), torch.device("cpu")), data.heads, data))
+    base = score(validation_ratios(baseline_outputs(data, "val"), data.heads, data))
+    assert base == pytest.approx(1.0)
     assert 0 < ours < base
     metrics, _ = evaluate(predict(model, data.normalised("test"), torch.device("cpu")), data.splits["test"],
                           data.heads, {"cls": 1})
