@@ -53,8 +53,9 @@ def build_dataset(corpus: Path, work: Path, limit: int | None) -> tuple[Path, in
         (work / folder).mkdir(parents=True, exist_ok=True)
     for row in rows:
         family = row["style"].split("/")[0]
-        target = work / "drop" / FAMILY_EMOTION.get(family, "neutral") / groove_type(row["style"]) / Path(
-            row["midi_filename"]).name
+        # Names repeat across drummers and sessions ("1_funk_80_beat_4-4.mid"): keep the whole path.
+        name = row["midi_filename"].replace("/", "__")
+        target = work / "drop" / FAMILY_EMOTION.get(family, "neutral") / groove_type(row["style"]) / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(corpus / row["midi_filename"], target)
     config = {"paths": {"inbox": "inbox", "datasets": "datasets", "state": "state", "staging": "home/.kelly"},
@@ -152,7 +153,9 @@ def main() -> int:
     table_rows: list[tuple[str, str, dict]] = []
     try:
         datasets, n_files, import_s = build_dataset(corpus, work, args.files)
-        print(f"corpus: {corpus} (Groove MIDI Dataset v1.0.0, CC BY 4.0), {n_files} files")
+        manifest = json.loads((datasets / "grooves" / "manifest.json").read_text())
+        print(f"corpus: {corpus} (Groove MIDI Dataset v1.0.0, CC BY 4.0), {n_files} files dropped, "
+              f"{len(manifest['samples'])} samples imported (files with the same bytes are one sample)")
         print(f"kellyd import with features: {import_s:.1f} s")
         settings = replace(parse_training_section({}, base_dir=work), device=args.device, threads=args.threads)
         for model in MODELS:

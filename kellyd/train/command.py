@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -41,7 +41,7 @@ from kellyd.train.checkpoint import checkpoint_bytes
 from kellyd.train.data import ModelData, Recipe, build_model_data
 from kellyd.train.dataset import TrainingSet, UnusableData, read_training_set
 from kellyd.train.gate import GateResult, judge
-from kellyd.train.guard import changed_share, guard_reasons, last_validation_failed, read_samples_file, samples_text
+from kellyd.train.guard import changed_share, guard_reasons, last_validation_failed, samples_text
 from kellyd.train.loop import FitResult, fit, predict, resolve_device, seed_everything
 from kellyd.train.metrics import evaluate, majority_class
 from kellyd.train.models import StreamNet, architecture
