@@ -70,26 +70,8 @@ def build_dataset(corpus: Path, work: Path, limit: int | None) -> tuple[Path, in
     if proc.returncode != 0:
         raise SystemExit(f"kellyd import failed: {proc.stderr[-2000:]}")
     elapsed = time.perf_counter() - started
-    place_splits(work / "datasets" / "grooves", "groove_type")
     return work / "datasets", len(rows), elapsed
 
-
-def place_splits(root: Path, label_key: str) -> None:
-    """Re-place every sample's split with `kellyd.splits.assign_splits`, all at once. The import
-    places samples in the order the worker pool finishes them, so its class-balance
-    corrections (and so the test split) can differ between runs; placing the whole set at
-    once, seeded by the dataset id, does not."""
-    from kellyd.sample import Sample
-    from kellyd.splits import SplitSettings, assign_splits, write_split_files
-
-    path = root / "manifest.json"
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    samples = [Sample.from_json({"dataset_id": root.name, **{**s, "split": None}}) for s in manifest["samples"]]
-    chosen = assign_splits(samples, {}, SplitSettings(label_key=label_key, seed=root.name))
-    for entry in manifest["samples"]:
-        entry["split"] = chosen[entry["sample_id"]]
-    path.write_text(json.dumps(manifest), encoding="utf-8")
-    write_split_files(root, chosen)
 
 
 def inference_ms(models_dir: Path, key: str, steps: int, calls: int = 200) -> tuple[float, float]:

@@ -78,10 +78,20 @@ def import_folder(cfg: Config, folder: Path, dataset_id: str, *, move: bool = Fa
         raise ConfigError("DIR", f"{folder} is not a folder")
     with batch_runner(cfg, dataset_id) as runner:
         files = files_to_import(folder, dataset_id, cfg.watch.ignore, move=move)
-        runner.enqueue(files, now=time.time())
-        total_steps = len(files) * len(runner.datasets[dataset_id].settings.chain)
-        bar = _progress_bar(total_steps, show_progress, desc=f"import into {dataset_id}")
+        chain = runner.datasets[dataset_id].settings.chain
+        labelled = tuple(name for name in chain if name in ("import", "annotate"))
+        bar = _progress_bar(len(files) * len(chain), show_progress, desc=f"import into {dataset_id}")
+        # Import and annotate everything first, place the batch in splits at once (so the
+        # splits do not depend on the order the workers finish in), then run the rest.
+        runner.defer_splits = True
+        runner.enqueue(files, now=time.time(), chain=labelled)
         run_until_idle(runner, progress=bar.update)
+        runner.defer_splits = False
+        placed = runner.place_batch(dataset_id, now=time.time())
+        rest = tuple(name for name in chain if name not in labelled)
+        if rest:
+            runner.enqueue_samples(dataset_id, placed, rest, now=time.time())
+            run_until_idle(runner, progress=bar.update)
         bar.close()
         c = runner.counters
         return {"files": len(files), "added": c.samples_added, "duplicates": c.duplicates,

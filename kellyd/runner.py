@@ -100,12 +100,13 @@ class Runner:
         self.capacity = max(2, cfg.workers * 4)
         self.counters = Counters()
         self.accepting = True
+        self.defer_splits = False  # a batch places its new samples at once (`Runner.place_batch`)
         self._new_samples_since_validate: dict[str, int] = {}
 
     # -- jobs in ----------------------------------------------------------------
 
-    def enqueue(self, files: Iterable[NewFile], *, now: float) -> int:
-        """Create one job per settled file, in one transaction."""
+    def enqueue(self, files: Iterable[NewFile], *, now: float, chain: tuple[str, ...] | None = None) -> int:
+        """Create one job per settled file, in one transaction (`chain`: only these steps)."""
         created = 0
         with self.catalog.transaction():
             for f in files:
@@ -114,7 +115,8 @@ class Runner:
                     continue
                 sample = Sample(dataset_id=f.dataset_id, origin_path=f.path, label_dirs=f.label_dirs,
                                 source={"type": f.source_type, "on_import": f.on_import or rt.settings.on_import})
-                self.catalog.add_job(sample=sample, chain=rt.settings.chain, size=f.size, mtime_ns=f.mtime_ns, now=now)
+                self.catalog.add_job(sample=sample, chain=chain or rt.settings.chain, size=f.size,
+                                     mtime_ns=f.mtime_ns, now=now)
                 created += 1
         return created
 
@@ -249,7 +251,7 @@ class Runner:
             self._new_samples_since_validate[rt.dataset_id] = self._new_samples_since_validate.get(rt.dataset_id, 0) + 1
             self.counters.samples_added += 1
             self._after_import(job, sample, after)
-        if sample.split is None and (name != "import" or "annotate" not in job.chain):
+        if sample.split is None and not self.defer_splits and (name != "import" or "annotate" not in job.chain):
             # The split is chosen once the labels are known, so it can be stratified.
             sample = sample.with_changes(split=rt.splits.assign(sample, self.catalog))
         self.catalog.put_sample(sample, now=now, group_key=rt.splits.group_of(sample), label=rt.splits.label_of(sample))
@@ -312,6 +314,20 @@ class Runner:
                 self.exporter.mark(rt.dataset_id, [job.sample.sample_id])
         self.counters.quarantined += 1
         bound.warning("quarantined", reason=reason, quarantine_path=entry.quarantine_path)
+
+    def place_batch(self, dataset_id: str, *, now: float) -> list[Sample]:
+        """Give every original sample that has no split yet its split, all at once."""
+        rt = self.datasets[dataset_id]
+        waiting = [s for s in self.catalog.samples(dataset_id) if s.split is None and not s.parent_id]
+        chosen = rt.splits.assign_batch(sorted(waiting, key=lambda s: s.sample_id), self.catalog)
+        placed = [s.with_changes(split=chosen[s.sample_id]) for s in waiting]
+        with self.catalog.transaction():
+            for sample in placed:
+                self.catalog.put_sample(sample, now=now, group_key=rt.splits.group_of(sample),
+                                        label=rt.splits.label_of(sample))
+        if self.exporter is not None:
+            self.exporter.mark(dataset_id, [s.sample_id for s in placed])
+        return placed
 
     # -- state ------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 A new sample joins its group's split if the group already has one; otherwise
 `kellyd.splits.choose_split` picks from the group's hash and the per-class
-counts, correcting the balance only with new groups. Augmented children carry
-their parent's split from the augment step. An assigned split never changes.
+counts, correcting the balance only with new groups. A batch (`kellyd import`)
+is placed at once with `kellyd.splits.assign_new`, so its splits do not depend
+on the order the workers finish in. Augmented children carry their parent's
+split from the augment step. An assigned split never changes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from kellyd.catalog import Catalog
 from kellyd.config import DatasetConfig
 from kellyd.sample import Sample
-from kellyd.splits import SplitSettings, choose_split, group_key, label_value
+from kellyd.splits import SplitSettings, assign_new, choose_split, group_key, label_value
 
 
 def split_settings(dataset_id: str, settings: DatasetConfig) -> SplitSettings:
@@ -45,3 +47,16 @@ class SplitAssigner:
             group_key=group, label=label, counts=self.counts, ratios=self.settings.ratios, seed=self.settings.seed)
         self.counts[(label, split)] = self.counts.get((label, split), 0) + 1
         return split
+
+    def assign_batch(self, samples: list[Sample], catalog: Catalog) -> dict[str, str]:
+        """Splits for a whole batch at once, independent of the order its samples arrived in."""
+        chosen = assign_new(samples, counts=self.counts,
+                            group_split=lambda key: catalog.group_split(self.dataset_id, key),
+                            parent_split=lambda sample_id: getattr(catalog.sample(self.dataset_id, sample_id),
+                                                                   "split", None),
+                            settings=self.settings)
+        for sample in samples:
+            if not sample.parent_id:
+                key = (self.label_of(sample), chosen[sample.sample_id])
+                self.counts[key] = self.counts.get(key, 0) + 1
+        return chosen

@@ -143,3 +143,19 @@ def test_synthesize_fill_to_target_writes_what_the_classes_lack(tmp_path):
     assert all(types.count(t) == 2 for t in set(types))
     second = run_cli(tree, "synthesize", "--dataset", "g", "--fill-to-target", "5", "--quiet")
     assert json.loads(second.stdout)["added"] == 5, "a later fill writes new pieces, not the same ones"
+
+
+def test_an_import_places_its_batch_the_same_way_whatever_order_the_workers_finish(tmp_path, realdata):
+    source = tmp_path / "mine"
+    _drop(realdata, source, 24)
+    splits = []
+    for name in ("one", "two"):
+        tree = make_tree(tmp_path / name, datasets={"g": {"target_model": "GroovePredictor",
+                                                          "chain": ["import", "annotate"]}})
+        assert run_cli(tree, "import", str(source), "--dataset", "g", "--quiet").returncode == 0
+        splits.append({s["sample_id"]: s["split"] for s in tree.manifest_samples("g")})
+        listed = {i for part in ("train", "val", "test")
+                  for i in (tree.datasets / "g" / "splits" / f"{part}.txt").read_text().split()}
+        assert listed == set(splits[-1])
+    assert splits[0] == splits[1] and len(splits[0]) == 24
+    assert set(splits[0].values()) == {"train", "val", "test"}

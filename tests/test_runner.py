@@ -9,8 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from kellyd.batch import run_until_idle
 from kellyd.catalog import Catalog
 from kellyd.config import load_config
-from kellyd.export import Exporter
-from kellyd.outcome import StepOutcome, backoff_s, outcome_for
+from kellyd.outcome import backoff_s, outcome_for
 from kellyd.errors import InvalidInput, TemporaryFailure
 from kellyd.runner import NewFile, Runner, build_runtime
 from tests.daemon.harness import make_tree

@@ -21,13 +21,11 @@ import json
 import shutil
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
 from handlers.features import FEATURE_SCHEMA_VERSION
