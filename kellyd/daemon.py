@@ -9,6 +9,7 @@ own thread; nothing on the main thread parses music.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -203,7 +204,7 @@ class Daemon:
             return
         if new.paths != self.cfg.paths:
             log.warning("reload_paths_ignored", hint="changes under [paths] need a restart")
-            new = type(new)(**{**new.__dict__, "paths": self.cfg.paths})
+            new = dataclasses.replace(new, paths=self.cfg.paths)
         self.runner.drain(deadline_s=time.monotonic() + new.executor.shutdown_grace_s)
         self.cfg = new
         self.runner.cfg = new

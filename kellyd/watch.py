@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,10 @@ class _OverflowListener(logging.Handler):
 
 
 _WATCHDOG_LOGGERS = ("watchdog.observers.inotify", "watchdog.observers.inotify_c")
+# watchdog 7 warns when a folder created inside a recursive watch is registered twice (it then
+# replaces the callback, which is what we want); the warning is noise in a service's log.
+warnings.filterwarnings("ignore", message=r"Callback with id .* already exists", category=RuntimeWarning,
+                        module=r"watchdog\.observers\.inotify")
 
 
 class Watcher:
