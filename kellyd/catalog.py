@@ -184,6 +184,15 @@ class Catalog:
                             Sample.from_json(json.loads(sample)), attempts))
         return jobs[:limit]
 
+    def pending_job(self, job_id: int) -> Job | None:
+        row = self.db.execute("SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs"
+                              " WHERE job_id = ? AND state = 'pending'", (job_id,)).fetchone()
+        if row is None:
+            return None
+        job_id, dataset_id, origin, chain, step, sample, attempts = row
+        return Job(job_id, dataset_id, origin, tuple(json.loads(chain)), step, Sample.from_json(json.loads(sample)),
+                   attempts)
+
     def pending_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'pending'").fetchone()[0]
 

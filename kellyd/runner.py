@@ -101,6 +101,9 @@ class Runner:
         self.counters = Counters()
         self.accepting = True
         self.defer_splits = False  # a batch places its new samples at once (`Runner.place_batch`)
+        # Jobs that were running when a worker died. Any of them may have killed it, so each
+        # runs again alone: the one that breaks the pool while alone is the culprit.
+        self.suspects: set[int] = set()
         self._new_samples_since_validate: dict[str, int] = {}
 
     # -- jobs in ----------------------------------------------------------------
@@ -151,12 +154,27 @@ class Runner:
     def dispatch(self, *, now: float) -> int:
         if not self.accepting:
             return 0
+        if self.suspects:
+            return self._dispatch_suspect()
         room = self.capacity - len(self.in_flight)
         if room <= 0:
             return 0
         busy = {job.job_id for job in self.in_flight.values()}
+        return self._submit(self.catalog.runnable_jobs(now=now, limit=room, exclude=busy))
+
+    def _dispatch_suspect(self) -> int:
+        if self.in_flight:
+            return 0
+        for job_id in sorted(self.suspects):
+            job = self.catalog.pending_job(job_id)
+            if job is not None:
+                return self._submit([job])
+            self.suspects.discard(job_id)
+        return 0
+
+    def _submit(self, jobs: list[Job]) -> int:
         submitted = 0
-        for job in self.catalog.runnable_jobs(now=now, limit=room, exclude=busy):
+        for job in jobs:
             rt = self.datasets.get(job.dataset_id)
             if rt is None:
                 continue  # dataset removed from the config: its jobs wait for it
@@ -196,6 +214,7 @@ class Runner:
         if not done:
             return 0
         broken = False
+        alone = len(self.in_flight) == 1
         now = now_fn()
         after_commit: list[Callable[[], None]] = []
         with self.catalog.transaction():
@@ -205,9 +224,14 @@ class Runner:
                     outcome: StepOutcome = future.result()
                 except BrokenProcessPool:
                     broken = True
+                    if not alone:  # any of the jobs running may be the culprit: each runs again alone
+                        self.suspects.add(job.job_id)
+                        continue
                     outcome = StepOutcome("retry", reason="worker process died (crash or out of memory)")
                 except Exception as exc:  # pickling or executor failure: the step did not run
                     outcome = StepOutcome("retry", reason=f"executor error {type(exc).__name__}: {exc}")
+                if outcome.status != "retry" or "worker process died" not in outcome.reason:
+                    self.suspects.discard(job.job_id)
                 self._commit(job, outcome, now, after_commit)
         for action in after_commit:
             try:

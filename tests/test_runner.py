@@ -87,3 +87,38 @@ def test_manifest_export_is_valid_json_and_atomic(tmp_path):
     assert manifest["samples"][0]["annotations"]["emotion"] == "joy ✓"
     assert [p.name for p in (tmp_path / "d").iterdir()] == ["manifest.json"]
     catalog.close()
+
+
+def test_a_worker_that_dies_costs_one_file_not_the_runner(tmp_path, realdata, monkeypatch):
+    from handlers import registry
+    from kellyd.executor import make_executor
+
+    monkeypatch.setitem(registry.HANDLERS, "kills_worker", "tests.crashing_handler:KillsItsWorker")
+    datasets = {"mix": {"target_model": "GroovePredictor", "chain": ["import", "annotate", "kills_worker"]}}
+    tree = make_tree(tmp_path, datasets=datasets, extra={"executor": {"max_attempts": 2}})
+    cfg = load_config(tree.config)
+    catalog = Catalog(cfg.catalog_path)
+    files = sorted(realdata.glob("groove_midi/drummer1/session1/*.mid"))[:3]
+    new = []
+    for i, src in enumerate(files):
+        dst = tmp_path / "in" / ("crash.mid" if i == 0 else f"ok{i}.mid")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        st = dst.stat()
+        new.append(NewFile(str(dst), st.st_size, st.st_mtime_ns, "mix", ("swing",), "import", "copy"))
+    runner = Runner(cfg, catalog, {"mix": build_runtime(cfg, "mix", cfg.datasets["mix"], catalog)},
+                    lambda: make_executor(cfg), None)
+    try:
+        runner.enqueue(new, now=time.time())
+        deadline = time.monotonic() + 120
+        while not runner.idle() and time.monotonic() < deadline:
+            runner.dispatch(now=time.time() + 10_000)  # skip the retry backoff
+            runner.collect(timeout_s=0.2, now_fn=lambda: time.time())
+        assert runner.idle()
+        entries = catalog.quarantined("mix")
+        assert [e.origin_path.endswith("crash.mid") for e in entries] == [True]
+        assert "worker process died" in entries[0].reason and entries[0].handler == "kills_worker"
+        assert sorted(s.original_names[0] for s in catalog.samples("mix")) == ["ok1.mid", "ok2.mid"]
+    finally:
+        runner.shutdown()
+        catalog.close()
