@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench chromium clean
+.PHONY: run test install bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,16 +22,24 @@ run: $(STAMP)
 	$(BIN)/kellyd --config config.toml run
 
 # pytest exits 5 when it collects nothing: that is a failure here, as is any other non-zero code.
-test: $(STAMP) chromium
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi; exit $$rc
 
-# The HTML report tests render pages in a real headless Chromium from Debian's packages.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+# System packages some tests use: Debian's chromium (the HTML report is rendered in a real headless
+# browser) and fluidsynth with a General MIDI SoundFont (synthetic MIDI rendered to audio). Installed
+# when missing and possible; otherwise those tests skip and say why.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v fluidsynth >/dev/null 2>&1 || missing="$$missing fluidsynth"; \
+	[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing="$$missing fluid-soundfont-gm"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium not installed: the browser rendering test will be skipped"; fi; }
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
+	      || echo "could not install$$missing: the tests that need them will be skipped"; \
+	  else echo "not installed:$$missing: the tests that need them will be skipped"; fi; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
