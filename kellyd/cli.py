@@ -216,10 +216,14 @@ def cmd_splits(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from kellyd.validate_command import write_status_page
+    from kellyd.validate_command import write_dataset_reports, write_status_page
 
-    path = write_status_page(_config(args), Path(args.output) if args.output else None)
-    print(f"wrote {path}")
+    cfg = _config(args)
+    if args.dataset:
+        for path in write_dataset_reports(cfg, args.dataset):
+            print(f"wrote {path}")
+        return EXIT_OK
+    print(f"wrote {write_status_page(cfg, Path(args.output) if args.output else None)}")
     return EXIT_OK
 
 
@@ -313,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_splits)
     p = sub.add_parser("report", help="the daemon's status report: throughput, errors and queue over time (HTML)")
     p.add_argument("--output", help="file to write (default: state/reports/status-<UTC>.html and status-latest.html)")
+    p.add_argument("--dataset", help="write the status page and the Freesound attributions into this dataset's reports/")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("freesound", help="Freesound commands")

@@ -102,3 +102,19 @@ def write_status_page(cfg: Config, output: Path | None = None) -> Path:
     if output is None:
         write_status_report(path.with_name("status-latest.html"), history, now=now)
     return path
+
+
+def write_dataset_reports(cfg: Config, dataset_id: str) -> list[Path]:
+    """`kellyd report --dataset`: the status page and the attributions, beside the validation reports."""
+    dataset_settings(cfg, dataset_id)
+    root = cfg.dataset_root(dataset_id)
+    written = [write_status_page(cfg, root / "reports" / "status-latest.html")]
+    catalog = Catalog(cfg.catalog_path, readonly=True)
+    try:
+        samples = catalog.samples(dataset_id)
+    finally:
+        catalog.close()
+    attributions = write_attributions(root, samples)
+    if attributions is not None:
+        written.append(attributions)
+    return written

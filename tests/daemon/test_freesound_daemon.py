@@ -44,6 +44,11 @@ def test_scheduled_pull_reaches_the_manifest_with_licences(tmp_path, realdata, m
                 assert s["source"]["license"] and s["source"]["author"] and s["source"]["freesound_id"]
                 assert s["annotations"]["emotion"] in ("happy", "sad")
                 assert s["annotations"]["instrument"] in ("piano", "drums")
+            assert run_cli(tree, "report", "--dataset", "emo").returncode == 0
+            credits = (tree.datasets / "emo" / "reports" / "attributions.md").read_text()
+            for s in samples:
+                if "/by/" in s["source"]["license"] or "by-nc" in s["source"]["license"].lower():
+                    assert s["source"]["author"] in credits and s["source"]["url"] in credits
             wait_for(lambda: json.loads(run_cli(tree, "status", "--json").stdout)["schedule"]
                      .get("freesound", {}).get("last_status") == "ok", 30, "the pull recorded in status")
         finally:

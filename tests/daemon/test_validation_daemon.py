@@ -62,5 +62,7 @@ def test_daemon_keeps_splits_stable_validates_and_reports(tmp_path, realdata):
         assert status["schedule"]["validate"]["next_run"] is not None
         report = run_cli(tree, "report")
         assert report.returncode == 0 and (tree.state / "reports" / "status-latest.html").is_file()
+        assert run_cli(tree, "report", "--dataset", "groove").returncode == 0
+        assert (tree.datasets / "groove" / "reports" / "status-latest.html").read_text().startswith("<!DOCTYPE html>")
     finally:
         assert daemon.stop() == 0
