@@ -80,6 +80,7 @@ def build_runtime(cfg: Config, dataset_id: str, settings: DatasetConfig, catalog
 
     root = cfg.dataset_root(dataset_id)
     create_layout(root, dataset_id, settings)
+    (cfg.paths.inbox / dataset_id).mkdir(exist_ok=True)  # show users where to drop files
     if removed := remove_stale_temp_files(root):
         log.info("stale_temp_files_removed", dataset=dataset_id, count=removed)
     ctx = DatasetContext(dataset_id=dataset_id, root=root, settings={"target_model": settings.target_model})
