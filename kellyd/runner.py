@@ -276,6 +276,8 @@ class Runner:
             self._new_samples_since_validate[rt.dataset_id] = self._new_samples_since_validate.get(rt.dataset_id, 0) + 1
             self.counters.samples_added += 1
             self._after_import(job, sample, after)
+        else:
+            sample = self._with_catalog_fields(sample)
         if sample.split is None and not self.defer_splits and (name != "import" or "annotate" not in job.chain):
             # The split is chosen once the labels are known, so it can be stratified.
             sample = sample.with_changes(split=rt.splits.assign(sample, self.catalog))
@@ -296,6 +298,15 @@ class Runner:
             bound.info("sample_done", dataset=rt.dataset_id)
         if self.exporter is not None:
             self.exporter.mark(rt.dataset_id, [sample.sample_id, *(c.sample_id for c in children)])
+
+    def _with_catalog_fields(self, sample: Sample) -> Sample:
+        """Names and split belong to the catalog, not to a step: a duplicate may have added a name
+        (or a batch placed the split) while this sample's step was running."""
+        current = self.catalog.sample(sample.dataset_id, sample.sample_id)
+        if current is None:
+            return sample
+        names = tuple(dict.fromkeys((*current.original_names, *sample.original_names)))
+        return sample.with_changes(original_names=names, split=current.split or sample.split)
 
     def _after_import(self, job: Job, sample: Sample, after: list) -> None:
         if job.sample.source.get("on_import") == "move":

@@ -122,3 +122,42 @@ def test_a_worker_that_dies_costs_one_file_not_the_runner(tmp_path, realdata, mo
     finally:
         runner.shutdown()
         catalog.close()
+
+
+def test_a_duplicate_name_survives_the_original_s_later_steps(tmp_path, realdata):
+    """The same bytes under a second name arrive while the first copy's annotate step runs: the
+    step's result must not overwrite the name the duplicate added."""
+    from kellyd.outcome import run_step
+
+    tree = make_tree(tmp_path)
+    cfg = load_config(tree.config)
+    catalog = Catalog(cfg.catalog_path)
+    src = sorted(realdata.glob("groove_midi/drummer1/session1/*.mid"))[0]
+    paths = []
+    for name in ("a.mid", "a copy.mid"):
+        dst = tmp_path / "in" / "happy" / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        paths.append(dst)
+    rt = build_runtime(cfg, "mix", cfg.datasets["mix"], catalog)
+    runner = Runner(cfg, catalog, {"mix": rt}, lambda: ThreadPoolExecutor(max_workers=1), None)
+    try:
+        now = time.time()
+        runner.enqueue([NewFile(str(p), p.stat().st_size, p.stat().st_mtime_ns, "mix", ("happy",), "import", "copy")
+                        for p in paths], now=now)
+        first, second = catalog.runnable_jobs(now=now, limit=2)
+
+        def step(job):  # the job's next step, run for real, committed like the runner does
+            with catalog.transaction():
+                runner._commit(job, run_step(rt.handlers[job.handler_name], job.sample), time.time(), [])
+
+        step(first)                                            # a.mid imported
+        first_again = catalog.runnable_jobs(now=time.time(), limit=2)[0]
+        step(second)                                           # a copy.mid: a duplicate of a.mid
+        step(first_again)                                      # a.mid annotated, from its older value
+        (sample,) = catalog.samples("mix")
+        assert sorted(sample.original_names) == ["a copy.mid", "a.mid"]
+        assert sample.annotations["emotion"] == "happy" and sample.split in ("train", "val", "test")
+    finally:
+        runner.executor.shutdown()
+        catalog.close()
