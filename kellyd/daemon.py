@@ -179,7 +179,7 @@ class Daemon:
         routing = self._roots()
 
         def scan() -> None:
-            catalog = Catalog(self.cfg.catalog_path)
+            catalog = Catalog(self.cfg.catalog_path, readonly=True)
             try:
                 found = list(unknown_files(scan_roots, routing, self.cfg.watch.ignore, catalog,
                                            stop=self.stop_requested.is_set))

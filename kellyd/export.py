@@ -91,7 +91,7 @@ class Exporter:
         return dirty
 
     def _run(self) -> None:
-        catalog = Catalog(self.catalog_path)
+        catalog = Catalog(self.catalog_path, readonly=True)
         last_write = -float("inf")
         try:
             while not self._stop.is_set():
