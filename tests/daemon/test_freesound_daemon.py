@@ -49,8 +49,18 @@ def test_scheduled_pull_reaches_the_manifest_with_licences(tmp_path, realdata, m
             for s in samples:
                 if "/by/" in s["source"]["license"] or "by-nc" in s["source"]["license"].lower():
                     assert s["source"]["author"] in credits and s["source"]["url"] in credits
-            wait_for(lambda: json.loads(run_cli(tree, "status", "--json").stdout)["schedule"]
-                     .get("freesound", {}).get("last_status") == "ok", 30, "the pull recorded in status")
+            seen = []
+
+            def pull_recorded() -> bool:
+                proc = run_cli(tree, "status", "--json")
+                seen.append(proc.stdout[-2000:] + proc.stderr[-2000:])
+                return proc.returncode == 0 and json.loads(proc.stdout)["schedule"].get(
+                    "freesound", {}).get("last_status") == "ok"
+
+            try:
+                wait_for(pull_recorded, 30, "the pull recorded in status")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; last status: {seen[-1] if seen else None}") from None
         finally:
             assert daemon.stop() == 0
         assert KEY not in daemon.log_text()
