@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 
-
 from handlers.base import DatasetContext, Handler
 from kellyd.config import DatasetConfig
 
