@@ -8,7 +8,7 @@ Sources (under the real data corpus; see its README for licences):
 - every audio clip of the corpus (wav, flac, ogg, mp3 in all folders).
 
 The files are copied into a temporary dataset and hashed as the import step
-would, then `handlers.augment.Augment` runs on each as a training sample in a
+would, then `kellyd.handlers.augment.Augment` runs on each as a training sample in a
 process pool of `--workers` processes (started and warmed up before the clock
 starts). Each child is rendered, hashed and written atomically. A second pass
 over the same samples measures a re-run, where every child file already holds
@@ -27,8 +27,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from handlers.augment import Augment
-from handlers.base import DatasetContext
+from kellyd.handlers.augment import Augment
+from kellyd.handlers.base import DatasetContext
 from kellyd.sample import Sample, sample_id_for
 
 DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"

@@ -75,7 +75,7 @@ def build(root: Path, n: int) -> list[Sample]:
         scalars = {"note_density_per_s": float(rng.uniform(1, 12)), "velocity_mean": float(rng.uniform(30, 110)),
                    "pitch_mean": float(rng.uniform(40, 80)), "tempo_bpm": float(rng.uniform(60, 180)),
                    "pitch_class_histogram": rng.dirichlet(np.ones(12)).round(4).tolist()}
-        # The layout handlers.features writes.
+        # The layout kellyd.handlers.features writes.
         features = {"schema_version": SCHEMA_VERSION, "sample_id": sid, "kind": "midi", "scalars": scalars,
                     "labels": {}, "flags": [], "arrays": {"velocity_curve": [32]}}
         feature_rel = f"processed/features/{sid}.json"

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
-from handlers.base import DatasetContext
-from handlers.importer import SIDECAR_SUFFIX
+from kellyd.handlers.base import DatasetContext
+from kellyd.handlers.importer import SIDECAR_SUFFIX
 from kellyd import taxonomy
 from kellyd.errors import InvalidInput
 from kellyd.sample import Sample

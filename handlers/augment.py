@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
-from handlers.base import DatasetContext, Derived
+from kellyd.handlers.base import DatasetContext, Derived
 from kellyd.errors import ConfigError, InvalidInput
 from kellyd.music.midi_io import read_score
 from kellyd.music.notes import Score

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from handlers.base import DatasetContext
+from kellyd.handlers.base import DatasetContext
 from kellyd.atomic import atomic_write_bytes, atomic_write_json
 from kellyd.errors import InvalidInput
 from kellyd.music.extracted import Extracted

@@ -15,7 +15,7 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
-from handlers.base import DatasetContext
+from kellyd.handlers.base import DatasetContext
 from kellyd.atomic import atomic_write_bytes
 from kellyd.errors import InvalidInput
 from kellyd.sample import Sample, sample_id_for

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import importlib
 
-from handlers.base import DatasetContext, Handler
+from kellyd.handlers.base import DatasetContext, Handler
 from kellyd.config import DatasetConfig
 
 # name -> "module:Class"; resolved lazily so that listing names imports nothing heavy.
 HANDLERS: dict[str, str] = {
-    "import": "handlers.importer:Import",
-    "annotate": "handlers.annotate:Annotate",
-    "features": "handlers.features:Features",
-    "augment": "handlers.augment:Augment",
+    "import": "kellyd.handlers.importer:Import",
+    "annotate": "kellyd.handlers.annotate:Annotate",
+    "features": "kellyd.handlers.features:Features",
+    "augment": "kellyd.handlers.augment:Augment",
 }
 
 # Steps a derived (augmented) sample goes through after it is written.

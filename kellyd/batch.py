@@ -100,7 +100,7 @@ def import_folder(cfg: Config, folder: Path, dataset_id: str, *, move: bool = Fa
 
 def rerun_step(cfg: Config, dataset_id: str, step: str, *, show_progress: bool = True, **handler_overrides) -> dict:
     """Run one step again on every sample of the dataset (`kellyd features` etc.)."""
-    from handlers.registry import build_handler
+    from kellyd.handlers.registry import build_handler
 
     with batch_runner(cfg, dataset_id) as runner:
         rt = runner.datasets[dataset_id]

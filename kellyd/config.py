@@ -114,6 +114,20 @@ class ValidateConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """What one input may cost. A file over a limit is quarantined with the limit named, never read whole."""
+
+    max_file_mb: float = field(default=2048.0, metadata=_check(minimum=0.0, exclusive=True))
+    max_midi_mb: float = field(default=32.0, metadata=_check(minimum=0.0, exclusive=True))
+    max_midi_duration_s: float = field(default=3 * 3600.0, metadata=_check(minimum=0.0, exclusive=True))
+    max_midi_notes: int = field(default=500_000, metadata=_check(minimum=1))
+    max_audio_analysis_s: float = field(default=600.0, metadata=_check(minimum=0.0, exclusive=True))
+    max_audio_augment_s: float = field(default=600.0, metadata=_check(minimum=0.0, exclusive=True))
+    max_sidecar_kb: float = field(default=256.0, metadata=_check(minimum=0.0, exclusive=True))
+    step_timeout_s: float = field(default=600.0, metadata=_check(minimum=0.0, exclusive=True))
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     paths: PathsConfig
@@ -124,6 +138,7 @@ class Config:
     logging: LoggingConfig
     reports: ReportsConfig
     validate: ValidateConfig
+    limits: LimitsConfig
     datasets: Mapping[str, DatasetConfig]
     freesound: Any  # kellyd.freesound.settings.FreesoundSettings (parsed by its own module)
     training: Any  # kellyd.train.settings.TrainingSettings (parsed by its own module)
@@ -148,6 +163,7 @@ class Config:
 _SECTIONS: dict[str, type] = {
     "paths": PathsConfig, "watch": WatchConfig, "executor": ExecutorConfig, "export": ExportConfig,
     "schedule": ScheduleConfig, "logging": LoggingConfig, "reports": ReportsConfig, "validate": ValidateConfig,
+    "limits": LimitsConfig,
 }
 _DATASET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
@@ -294,7 +310,7 @@ def _check_paths(paths: PathsConfig, base: Path) -> PathsConfig:
 
 
 def known_handler_names() -> frozenset[str]:
-    from handlers.registry import HANDLERS
+    from kellyd.handlers.registry import HANDLERS
 
     return frozenset(HANDLERS)
 

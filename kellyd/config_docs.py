@@ -36,6 +36,14 @@ DOCS: dict[str, str] = {
     "schedule.misfire_grace_s": "a job missed while the machine slept still runs if it is at most this late",
     "logging.format": "'auto' (readable on a terminal, JSON lines otherwise), 'console' or 'json'",
     "logging.level": "'debug', 'info', 'warning' or 'error'",
+    "limits.max_file_mb": "largest input file accepted, in MiB; a larger one is quarantined without being read",
+    "limits.max_midi_mb": "largest MIDI file accepted, in MiB",
+    "limits.max_midi_duration_s": "longest MIDI file accepted, in seconds of music",
+    "limits.max_midi_notes": "most notes a MIDI file may hold",
+    "limits.max_audio_analysis_s": "audio features are computed on at most this many seconds from the start of a file",
+    "limits.max_audio_augment_s": "audio augmentation reads and writes at most this many seconds of a file",
+    "limits.max_sidecar_kb": "largest JSON sidecar accepted, in KiB",
+    "limits.step_timeout_s": "a step running longer than this is stopped with its worker, retried once, then quarantined",
     "reports.keep": "how many validation reports to keep per dataset (older ones are pruned)",
     "reports.storage_budget_gb": "storage budget for all datasets together, checked by validation",
     "validate.mode": "'cheap' (trust files whose size and mtime match the last run) or 'full' (hash and parse all)",
@@ -76,7 +84,7 @@ DOCS: dict[str, str] = {
 
 SECTIONS = {"paths": c.PathsConfig, "watch": c.WatchConfig, "executor": c.ExecutorConfig, "export": c.ExportConfig,
             "schedule": c.ScheduleConfig, "logging": c.LoggingConfig, "reports": c.ReportsConfig,
-            "validate": c.ValidateConfig}
+            "validate": c.ValidateConfig, "limits": c.LimitsConfig}
 
 
 def _toml_value(value: Any) -> Any:

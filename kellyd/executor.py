@@ -71,8 +71,8 @@ def terminate_workers(executor: Executor) -> None:
 
 def warm_worker() -> int:
     """Import what the first steps need, so the first dropped file pays no start-up cost."""
-    import handlers.annotate  # noqa: F401
-    import handlers.importer  # noqa: F401
+    import kellyd.handlers.annotate  # noqa: F401
+    import kellyd.handlers.importer  # noqa: F401
     import kellyd.music.audio_io  # noqa: F401
     import kellyd.music.midi_io  # noqa: F401
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 import structlog
 
-from handlers.base import Handler, StepResult
+from kellyd.handlers.base import Handler, StepResult
 from kellyd.errors import InvalidInput, TemporaryFailure
 from kellyd.sample import Sample
 

@@ -18,8 +18,8 @@ from typing import Callable, Iterable
 
 import structlog
 
-from handlers.base import DatasetContext, Derived, Handler
-from handlers.registry import build_chain, child_chain
+from kellyd.handlers.base import DatasetContext, Derived, Handler
+from kellyd.handlers.registry import build_chain, child_chain
 from kellyd.catalog import Catalog, Job
 from kellyd.config import Config, DatasetConfig
 from kellyd.export import Exporter
@@ -193,7 +193,7 @@ class Runner:
         name = job.handler_name
         handler = rt.handlers.get(name)
         if handler is None:
-            from handlers.registry import build_handler
+            from kellyd.handlers.registry import build_handler
 
             handler = rt.handlers[name] = build_handler(name, rt.ctx, rt.settings)
         return handler

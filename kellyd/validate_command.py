@@ -48,7 +48,7 @@ def write_attributions(root: Path, samples) -> Path | None:
 
 
 def validate(cfg: Config, dataset_id: str, *, full: bool | None = None):
-    from handlers.features import FEATURE_SCHEMA_VERSION
+    from kellyd.handlers.features import FEATURE_SCHEMA_VERSION
     from kellyd.reports import run_validation
     from kellyd.split_state import split_settings
 

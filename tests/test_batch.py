@@ -6,7 +6,7 @@ import json
 import shutil
 import time
 
-from handlers.annotate import Annotate
+from kellyd.handlers.annotate import Annotate
 from kellyd.batch import batch_runner, run_until_idle
 from kellyd.catalog import Catalog
 from kellyd.config import load_config

@@ -90,7 +90,7 @@ def test_manifest_export_is_valid_json_and_atomic(tmp_path):
 
 
 def test_a_worker_that_dies_costs_one_file_not_the_runner(tmp_path, realdata, monkeypatch):
-    from handlers import registry
+    from kellyd.handlers import registry
     from kellyd.executor import make_executor
 
     monkeypatch.setitem(registry.HANDLERS, "kills_worker", "tests.crashing_handler:KillsItsWorker")

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from handlers.base import DatasetContext
+from kellyd.handlers.base import DatasetContext
 from kellyd.sample import Sample, sample_id_for
 from kellyd.synth.common import MODES, Synthesized, check_duration, rng_for
 from kellyd.synth.dynamics import DYNAMICS, dynamics_piece

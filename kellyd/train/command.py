@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import torch
 
-from handlers.features import FEATURE_SCHEMA_VERSION
+from kellyd.handlers.features import FEATURE_SCHEMA_VERSION
 from kellyd.atomic import atomic_copy, atomic_write_bytes, atomic_write_json
 from kellyd.config import DatasetConfig
 from kellyd.errors import AlreadyRunning

@@ -1,6 +1,6 @@
 """Feature columns: flattening one features JSON, and dataset-wide column checks done in one pass.
 
-A features JSON (`processed/features/<sample_id>.json`, as `handlers.features` writes
+A features JSON (`processed/features/<sample_id>.json`, as `kellyd.handlers.features` writes
 it: `{"schema_version", "sample_id", "kind", "scalars": {...}, "labels", "flags",
 "arrays"}`) is read as columns:
 numbers become numeric columns, strings and booleans categorical ones, nested

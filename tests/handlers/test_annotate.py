@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from handlers.annotate import Annotate, labels_from_folders, split_sidecar
-from handlers.base import DatasetContext
+from kellyd.handlers.annotate import Annotate, labels_from_folders, split_sidecar
+from kellyd.handlers.base import DatasetContext
 from kellyd.errors import InvalidInput
 from kellyd.sample import Sample
 

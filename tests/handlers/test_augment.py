@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from handlers.augment import AUDIO_TRANSFORMS, MIDI_TRANSFORMS, Augment, child_seed, draw_plan, plan_slug
-from handlers.base import DatasetContext, Derived
+from kellyd.handlers.augment import AUDIO_TRANSFORMS, MIDI_TRANSFORMS, Augment, child_seed, draw_plan, plan_slug
+from kellyd.handlers.base import DatasetContext, Derived
 from kellyd.errors import ConfigError, InvalidInput
 from kellyd.music.midi_features import extract_midi_file
 from kellyd.music.midi_io import read_score

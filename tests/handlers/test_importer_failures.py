@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from handlers.base import DatasetContext
-from handlers.importer import Import, detect_kind
+from kellyd.handlers.base import DatasetContext
+from kellyd.handlers.importer import Import, detect_kind
 from kellyd.errors import InvalidInput
 from kellyd.sample import Sample
 

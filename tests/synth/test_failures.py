@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from handlers.base import DatasetContext
+from kellyd.handlers.base import DatasetContext
 from kellyd.synth.emotion import emotion_piece
 from kellyd.synth.groove import groove_piece
 from kellyd.synth.harmony import harmony_piece

@@ -7,7 +7,7 @@ import io
 import pytest
 import soundfile as sf
 
-from handlers.base import DatasetContext
+from kellyd.handlers.base import DatasetContext
 from kellyd.music.audio_features import extract_audio
 from kellyd.music.transforms import pitch_class_of
 from kellyd.synth.render import find_renderer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.base import DatasetContext
+from kellyd.handlers.base import DatasetContext
 from kellyd.music.midi_features import extract_midi_file
 from kellyd.music.transforms import pitch_class_of
 from kellyd.synth.synthesize import synthesize

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from handlers.base import DatasetContext
+from kellyd.handlers.base import DatasetContext
 from kellyd.music.midi_io import read_score
 from kellyd.synth.synthesize import GENERATORS, synthesize
 from kellyd.taxonomy import EMOTIONS, GROOVE_TYPES

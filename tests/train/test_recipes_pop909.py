@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from handlers.features import FEATURE_SCHEMA_VERSION
+from kellyd.handlers.features import FEATURE_SCHEMA_VERSION
 from kellyd.train.data import build_model_data
 from kellyd.train.dataset import read_training_set
 from kellyd.train.loop import fit, predict

@@ -129,7 +129,7 @@ def augmented_copy(parent: Path, child: Path, velocity_scale: float) -> None:
 
 def write_features(root: Path, sample_id: str, scalars: Mapping[str, Any], arrays: Mapping[str, np.ndarray],
                    schema_version: int = SCHEMA_VERSION) -> str:
-    """Features in the layout `handlers.features` writes (scalars nested, labels and shapes beside)."""
+    """Features in the layout `kellyd.handlers.features` writes (scalars nested, labels and shapes beside)."""
     rel = f"processed/features/{sample_id}.json"
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
