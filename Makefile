@@ -11,9 +11,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# torch first, pinned, so nothing pulls a CUDA build.
+	# torch first, pinned, so nothing pulls a CUDA build; then kellyd with the train and test extras.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[train,test]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -41,7 +41,12 @@ system-deps:
 	  else echo "not installed:$$missing: the tests that need them will be skipped"; fi; \
 	fi
 
-bench: $(STAMP)
+# The benchmarks also import pretty_midi (the comparison extractor) and psutil: the bench extra.
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[train,test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run_all.py
 
 clean:

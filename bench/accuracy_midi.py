@@ -41,7 +41,9 @@ from kellyd.music.pitch_classes import parse_pitch_name
 from kellyd.music.stats import pitch_class_histogram
 from kellyd.music.tempo import estimate_tempo
 
-DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench._realdata, when run as a script
+from bench._realdata import DEFAULT_REALDATA, skipped_without_corpus  # noqa: E402
+
 # Styles the Groove README lists as swing feels (info.csv spells them with "/").
 SWING_STYLES = frozenset({"jazz/swing", "jazz", "blues/shuffle", "rock/shuffle", "neworleans/secondline"})
 STRAIGHT_FAMILIES = frozenset({"rock", "funk", "pop"})
@@ -245,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--groove-limit", type=int, default=0, help="use N Groove files spread evenly (0: all)")
     args = parser.parse_args(argv)
     realdata: Path = args.realdata
+    if skipped_without_corpus("accuracy_midi", realdata, "groove_midi/info.csv", "pop909"):
+        return 0
     t0 = time.perf_counter()
 
     entries = groove_entries(realdata)

@@ -42,7 +42,9 @@ import numpy as np
 from kellyd.music.audio_features import extract_audio_file
 from kellyd.music.audio_io import probe_audio
 
-DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench._realdata, when run as a script
+from bench._realdata import DEFAULT_REALDATA, skipped_without_corpus  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 TARGET_RATIO = 3.0
@@ -124,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-cold-start", action="store_true")
     args = parser.parse_args(argv)
+    if skipped_without_corpus("bench_audio_features", args.realdata, "sonic_pi", "beatnet"):
+        return 0
 
     files = sorted(p for p in args.realdata.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     durations = {p: probe_audio(p).duration_s for p in files}

@@ -31,7 +31,9 @@ from kellyd.handlers.augment import Augment
 from kellyd.handlers.base import DatasetContext
 from kellyd.sample import Sample, sample_id_for
 
-DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench._realdata, when run as a script
+from bench._realdata import DEFAULT_REALDATA, skipped_without_corpus  # noqa: E402
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 SR_HZ = 16000
 
@@ -101,9 +103,8 @@ def main() -> int:
     parser.add_argument("--audio-multiplier", type=int, default=10)
     parser.add_argument("--limit", type=int, default=None, help="only the first N Groove files")
     args = parser.parse_args()
-    if not args.realdata.is_dir():
-        print(f"real data corpus not found at {args.realdata}", file=sys.stderr)
-        return 2
+    if skipped_without_corpus("bench_augment", args.realdata, "groove_midi/info.csv"):
+        return 0
 
     with open(args.realdata / "groove_midi" / "info.csv", newline="") as f:
         groove = [args.realdata / "groove_midi" / row["midi_filename"] for row in csv.DictReader(f)]

@@ -1,6 +1,6 @@
 """Ingest benchmarks for the core daemon (issue: core), on the Groove MIDI corpus.
 
-Files used: the 1,150 MIDI files of ../shared/realdata/groove_midi/ (Groove MIDI Dataset v1.0.0,
+Files used: the 1,150 MIDI files of ../shared/realdata/groove_midi/ or --realdata DIR (Groove MIDI Dataset v1.0.0,
 Magenta, CC BY 4.0). The daemon runs as a real subprocess with the chain import + annotate.
 
 Prints:
@@ -10,7 +10,7 @@ Prints:
 - per-file ingest cost with 1,000 vs 50,000 samples already in the catalog (target: ratio <= 1.3);
 - the idle daemon's resident memory and CPU share (targets: < 120 MB, < 1 %).
 
-Run: .venv/bin/python bench/bench_ingest.py [--quick]
+Run: .venv/bin/python bench/bench_ingest.py [--quick] [--realdata DIR]
 """
 
 from __future__ import annotations
@@ -36,16 +36,16 @@ sys.path.insert(0, str(REPO))
 
 from kellyd.catalog import Catalog  # noqa: E402
 from kellyd.sample import Sample  # noqa: E402
+from bench._realdata import DEFAULT_REALDATA, skipped_without_corpus  # noqa: E402
 from tests.daemon.harness import DaemonProcess, make_tree, run_cli, wait_for  # noqa: E402
 
-REALDATA = REPO.parent / "shared" / "realdata"
 CHAIN = {"bench": {"target_model": "GroovePredictor", "chain": ["import", "annotate"]}}
 SETTLE_S = 1.0
 PARTS = ("latency", "throughput", "cost", "status", "idle")
 
 
-def groove_files() -> list[Path]:
-    return sorted(REALDATA.glob("groove_midi/**/*.mid"))
+def groove_files(realdata: Path) -> list[Path]:
+    return sorted(realdata.glob("groove_midi/**/*.mid"))
 
 
 def catalog_count(tree) -> int:
@@ -191,9 +191,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer files, for a smoke run")
     parser.add_argument("--only", nargs="*", default=PARTS, choices=PARTS, help="run only these parts")
+    parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA, help="the full real-data corpus")
     args = parser.parse_args()
-    files = groove_files()
-    print(f"files: {len(files)} Groove MIDI files from {REALDATA / 'groove_midi'} (CC BY 4.0); cores: {os.cpu_count()}")
+    if skipped_without_corpus("bench_ingest", args.realdata, "groove_midi"):
+        return
+    files = groove_files(args.realdata)
+    print(f"files: {len(files)} Groove MIDI files from {args.realdata / 'groove_midi'} (CC BY 4.0); "
+          f"cores: {os.cpu_count()}")
     results = {}
     if "latency" in args.only:
         results["latency"] = latency(files, 10 if args.quick else 40)

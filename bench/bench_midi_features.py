@@ -28,7 +28,9 @@ from kellyd.music.midi_features import extract_midi
 from kellyd.music.midi_io import read_score
 from kellyd.music.notes import DEFAULT_TEMPO_BPM, Notes, Score, TempoMap, TimeSignature, Track
 
-DEFAULT_REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench._realdata, when run as a script
+from bench._realdata import DEFAULT_REALDATA, skipped_without_corpus  # noqa: E402
+
 
 
 def score_from_pretty_midi(path: str) -> Score:
@@ -89,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0, help="first N files only (0: all)")
     args = parser.parse_args(argv)
+    if skipped_without_corpus("bench_midi_features", args.realdata, "groove_midi"):
+        return 0
     paths = groove_files(args.realdata)
     if args.limit:
         paths = paths[: args.limit]

@@ -2,7 +2,7 @@
 inference time per call.
 
     .venv/bin/python bench/bench_train.py [--device auto|cpu|cuda] [--files N] [--max-epochs N]
-        [--max-examples-per-sample N] [--threads N] [--work DIR]
+        [--max-examples-per-sample N] [--threads N] [--work DIR] [--realdata DIR]
 
 Builds a dataset with `kellyd import` from the corpus' drum performances dropped into
 `<emotion>/<groove type>/` folders (groove type from the corpus' style labels: jazz,
@@ -30,6 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench._realdata import DEFAULT_REALDATA, skipped_without_corpus  # noqa: E402
 
 FAMILY_EMOTION = {"jazz": "calm", "rock": "energetic", "punk": "aggressive", "funk": "happy", "hiphop": "happy",
                   "soul": "tender", "latin": "excitement", "afrocuban": "excitement", "afrobeat": "excitement",
@@ -123,14 +125,17 @@ def main() -> int:
     parser.add_argument("--max-examples-per-sample", type=int, help="windows taken per file (default: the model's)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--work", type=Path, help="work folder (default: a temporary one, removed)")
+    parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA, help="the full real-data corpus")
     args = parser.parse_args()
+    if skipped_without_corpus("bench_train", args.realdata, "groove_midi/info.csv"):
+        return 0
 
     from kellyd.train.command import train
     from kellyd.train.loop import resolve_device
     from kellyd.train.settings import parse_training_section, with_overrides
 
     started = time.perf_counter()
-    corpus = REPO.parent / "shared" / "realdata" / "groove_midi"
+    corpus = args.realdata / "groove_midi"
     work = args.work or Path(tempfile.mkdtemp(prefix="kellyd-bench-train-"))
     table_rows: list[tuple[str, str, dict]] = []
     try:

@@ -4,20 +4,27 @@ Folder names are read through the taxonomy (`kellyd.taxonomy.read_folder`); the
 deepest emotion folder is the sample's `emotion`, its taxonomy root the
 `base_emotion`. Unrecognised folder names become `tags`. A sidecar next to the
 file (`song.mid.json`, or the Freesound metadata sidecar) adds or overrides
-annotations and provenance.
+annotations and provenance; an empty sidecar value (null, "", [], {}) never
+removes or blanks a folder label.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
+import structlog
+
 from kellyd.handlers.base import DatasetContext
+from kellyd.config import LimitsConfig
 from kellyd.handlers.importer import SIDECAR_SUFFIX
+from kellyd.handlers.sidecar import parse_sidecar, read_sidecar_bytes
 from kellyd import taxonomy
 from kellyd.errors import InvalidInput
+from kellyd.pathpolicy import is_plain_file
 from kellyd.sample import Sample
+
+log = structlog.get_logger("kellyd.annotate")
 
 # Keys of a sidecar that describe where the file came from rather than what it is.
 PROVENANCE_KEYS = frozenset({"source", "license", "licence", "username", "author", "url", "freesound_id",
@@ -53,7 +60,10 @@ def split_sidecar(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
     A sidecar may hold explicit `annotations` and `source` objects; flat keys are
     sorted into provenance (licence, author, URL...) and annotations (the rest).
     """
-    annotations = dict(data.get("annotations", {}))
+    nested = data.get("annotations", {})
+    if not isinstance(nested, Mapping):
+        raise InvalidInput(f"a sidecar's 'annotations' must be a JSON object, got {type(nested).__name__}")
+    annotations = dict(nested)
     source = dict(data["source"]) if isinstance(data.get("source"), Mapping) else {}
     for key, value in data.items():
         if key in ("annotations",) or (key == "source" and isinstance(value, Mapping)):
@@ -72,17 +82,35 @@ def split_sidecar(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return annotations, source
 
 
-def read_sidecar(path: Path) -> Mapping[str, Any] | None:
+def read_sidecar(path: Path, limits: LimitsConfig | None = None) -> Mapping[str, Any] | None:
+    """The sidecar beside the imported file `path`, checked like the import step checks it."""
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
-    if not sidecar.is_file():
+    if not is_plain_file(sidecar, what="sidecar", logger=log):
         return None
-    try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"sidecar {sidecar.name} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput(f"sidecar {sidecar.name} must hold a JSON object, got {type(data).__name__}")
-    return data
+    return parse_sidecar(read_sidecar_bytes(sidecar, limits or LimitsConfig()), name=sidecar.name)
+
+
+def is_empty(value: Any) -> bool:
+    """Pure: a value that says nothing (null, "", [], {}); it never replaces a label."""
+    return value is None or (isinstance(value, (str, list, dict)) and not value)
+
+
+def merge_sidecar(annotations: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Pure: `annotations` (folders first) with the sidecar's `extra` on top.
+
+    A sidecar value overrides a folder label (as documented), but an empty one
+    (null, "", [], {}) is dropped: it can neither remove nor blank a label.
+    Tags from both are kept, folder tags first.
+    """
+    merged = dict(annotations)
+    for key, value in extra.items():
+        if is_empty(value):
+            continue
+        if key == "tags":
+            given = value if isinstance(value, list) else [value]
+            value = list(dict.fromkeys([*merged.get("tags", ()), *given]))
+        merged[key] = value
+    return merged
 
 
 class Annotate:
@@ -101,12 +129,10 @@ class Annotate:
             found[self.label_key] = found["tags"][0]
         annotations = {**sample.annotations, **found}
         source = dict(sample.source)
-        sidecar = read_sidecar(self.ctx.path_of(sample))
+        sidecar = read_sidecar(self.ctx.path_of(sample), self.ctx.limits)
         if sidecar is not None:
             extra_annotations, extra_source = split_sidecar(sidecar)
-            if "tags" in extra_annotations and "tags" in annotations:
-                extra_annotations["tags"] = list(dict.fromkeys([*annotations["tags"], *extra_annotations["tags"]]))
-            annotations.update(extra_annotations)
+            annotations = merge_sidecar(annotations, extra_annotations)
             source.update(extra_source)
         if self.closed_labels:
             self._check_closed_set(annotations, sample)

@@ -94,7 +94,9 @@ class Augment:
         if sample.kind == "audio":
             from kellyd.music.audio_io import decode_audio  # librosa & co. only in workers
 
-            return Derived(sample, self._audio_children(sample, decode_audio(path, sr_hz=self.sr_hz)))
+            # Only the first `limits.max_audio_augment_s` are decoded, so children are that long at most.
+            y = decode_audio(path, sr_hz=self.sr_hz, max_duration_s=self.ctx.limits.max_audio_augment_s)
+            return Derived(sample, self._audio_children(sample, y))
         raise InvalidInput(f"cannot augment a sample of kind {sample.kind!r}")
 
     # -- per kind ----------------------------------------------------------------

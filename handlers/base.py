@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Protocol, Union
 
+from kellyd.config import LimitsConfig
 from kellyd.sample import Sample
 
 
@@ -23,6 +24,8 @@ class DatasetContext:
     dataset_id: str
     root: Path
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # What one input may cost (`[limits]`): every handler reads its caps here, none has its own.
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
     def path_of(self, sample: Sample) -> Path:
         """Absolute path of an imported sample's file."""

@@ -45,7 +45,8 @@ def check_finite(extracted: Extracted) -> None:
             raise ValueError(f"feature array {name!r} holds NaN or inf")
 
 
-def extract(path, kind: str, *, sr_hz: int) -> Extracted:
+def extract(path, kind: str, *, sr_hz: int, max_audio_s: float) -> Extracted:
+    """The features of the file at `path`; audio is analysed on its first `max_audio_s` seconds only."""
     if kind == "midi":
         from kellyd.music.midi_features import extract_midi_file
 
@@ -53,7 +54,7 @@ def extract(path, kind: str, *, sr_hz: int) -> Extracted:
     if kind == "audio":
         from kellyd.music.audio_features import extract_audio_file
 
-        return extract_audio_file(path, sr_hz=sr_hz)
+        return extract_audio_file(path, sr_hz=sr_hz, max_duration_s=max_audio_s)
     raise InvalidInput(f"no feature extractor for kind {kind!r}")
 
 
@@ -66,7 +67,8 @@ class Features:
         self.sr_hz = sr_hz
 
     def __call__(self, sample: Sample) -> Sample:
-        extracted = extract(self.ctx.path_of(sample), sample.kind, sr_hz=self.sr_hz)
+        extracted = extract(self.ctx.path_of(sample), sample.kind, sr_hz=self.sr_hz,
+                            max_audio_s=self.ctx.limits.max_audio_analysis_s)
         check_finite(extracted)
         json_rel = FEATURES_DIR / f"{sample.sample_id}.json"
         npz_rel = FEATURES_DIR / f"{sample.sample_id}.npz"

@@ -15,27 +15,37 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 
+import structlog
+
 from kellyd.handlers.base import DatasetContext
 from kellyd.atomic import atomic_write_bytes
+from kellyd.config import LimitsConfig
 from kellyd.errors import InvalidInput
+from kellyd.handlers.sidecar import parse_sidecar, read_sidecar_bytes
+from kellyd.limits import check_file_size
+from kellyd.pathpolicy import NAME_MAX_BYTES, fit_name, is_plain_file, open_regular
 from kellyd.sample import Sample, sample_id_for
 
 HEAD_BYTES = 64
 CHUNK_BYTES = 1 << 20
 SIDECAR_SUFFIX = ".json"
+# A raw copy's name leaves room for the `_<hash8>` a name clash adds and for its sidecar's `.json`.
+RAW_NAME_MAX_BYTES = NAME_MAX_BYTES - len("_12345678") - len(SIDECAR_SUFFIX)
+
+log = structlog.get_logger("kellyd.import")
 
 
 def sidecar_of(path: Path) -> Path | None:
     """The JSON sidecar next to a file: `song.mid.json`, else `song.json`."""
     for candidate in (path.with_name(path.name + SIDECAR_SUFFIX), path.with_suffix(SIDECAR_SUFFIX)):
-        if candidate != path and candidate.is_file():
+        if candidate != path and is_plain_file(candidate, what="sidecar", logger=log):
             return candidate
     return None
 
 
 def detect_kind(head: bytes, name: str) -> str:
     """'midi' or 'audio' from the first bytes; InvalidInput naming what was found."""
-    from kellyd.music.audio_io import sniff_audio_format
+    from kellyd.music.audio_io import describe_start, sniff_audio_format
 
     if head.startswith(b"MThd"):
         return "midi"
@@ -43,16 +53,18 @@ def detect_kind(head: bytes, name: str) -> str:
         return "audio"
     if head.startswith(b"RIFF") and head[8:12] == b"RMID":
         raise InvalidInput("RIFF-wrapped MIDI (.rmi) is not supported; export a standard MIDI file")
-    shown = head[:16]
-    raise InvalidInput(f"not a MIDI or audio file: it starts with {shown!r} (name {name!r})")
+    raise InvalidInput(f"not a MIDI or audio file: it holds {describe_start(head)} (name {name!r})")
 
 
-def check_readable(path: Path, kind: str) -> dict:
-    """Parse MIDI fully / read the audio header; return facts worth keeping (`duration_s`...)."""
+def check_readable(path: Path, kind: str, limits: LimitsConfig | None = None) -> dict:
+    """Parse MIDI fully / read the audio header; return facts worth keeping (`duration_s`...).
+
+    With `limits`, MIDI over its size, note or duration limit is refused (InvalidInput).
+    """
     if kind == "midi":
         from kellyd.music.midi_io import read_score
 
-        score = read_score(path)
+        score = read_score(path, limits=limits)
         n_notes = sum(len(t.notes) for t in score.tracks)
         if n_notes == 0:
             raise InvalidInput("MIDI parses but holds no notes")
@@ -65,7 +77,7 @@ def check_readable(path: Path, kind: str) -> dict:
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         while block := f.read(CHUNK_BYTES):
             digest.update(block)
     return digest.hexdigest()
@@ -94,8 +106,10 @@ class Import:
     def __call__(self, sample: Sample) -> Sample:
         origin = Path(sample.origin_path)
         try:
-            size = origin.stat().st_size
-            with open(origin, "rb") as f:
+            with open_regular(origin) as f:  # never through a link (PathRefused says so)
+                size = os.fstat(f.fileno()).st_size
+                # Before anything is read: a huge (or sparse) file costs one stat, not its size in memory.
+                check_file_size(size, self.ctx.limits)
                 head = f.read(HEAD_BYTES)
         except FileNotFoundError:
             raise InvalidInput(f"file vanished before import: {origin}") from None
@@ -104,16 +118,22 @@ class Import:
         if size == 0:
             raise InvalidInput("empty file (0 bytes)")
         kind = detect_kind(head, origin.name)
-        facts = check_readable(origin, kind)
+        check_file_size(size, self.ctx.limits, kind=kind)  # MIDI has its own, lower limit
+        facts = check_readable(origin, kind, self.ctx.limits)
+        # A bad sidecar refuses the file before anything lands in raw/ (annotate reads the copy).
+        sidecar = sidecar_of(origin)
+        sidecar_bytes = None
+        if sidecar is not None:
+            sidecar_bytes = read_sidecar_bytes(sidecar, self.ctx.limits)
+            parse_sidecar(sidecar_bytes, name=sidecar.name)
         sha256 = file_sha256(origin)
-        rel = destination(self.ctx.root, kind, sample.label_dirs, origin.name, sha256)
+        rel = destination(self.ctx.root, kind, sample.label_dirs, fit_name(origin.name, RAW_NAME_MAX_BYTES), sha256)
         target = self.ctx.root / rel
         if not target.exists():
-            with open(origin, "rb") as f:
+            with open_regular(origin) as f:
                 atomic_write_bytes(target, iter(lambda: f.read(CHUNK_BYTES), b""))
-        sidecar = sidecar_of(origin)
-        if sidecar is not None:
-            atomic_write_bytes(target.with_name(target.name + SIDECAR_SUFFIX), sidecar.read_bytes())
+        if sidecar_bytes is not None:
+            atomic_write_bytes(target.with_name(target.name + SIDECAR_SUFFIX), sidecar_bytes)
         return sample.with_changes(
             sha256=sha256,
             sample_id=sample_id_for(sha256),

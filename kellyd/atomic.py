@@ -1,11 +1,18 @@
-"""Atomic file writes: temp file in the same folder, fsync, rename, fsync the folder."""
+"""Atomic file writes: temp file in the same folder, fsync, rename, fsync the folder.
+
+The file gets the mode an ordinary `open(path, "w")` would give, 0666 less the process umask
+(0644 under the usual umask 022, 0640 under a service's 027): dataset folders are read by the
+people and jobs that train. `mkstemp` alone would leave every file 0600.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -13,15 +20,47 @@ from typing import Any, Iterable
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
 _TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the system allows."""
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/self/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Umask:"):
+                        return int(line.split()[1], 8)
+        except (OSError, ValueError, IndexError):
+            pass
+    # Elsewhere the only way is to set it and put it back. The lock serialises kellyd's own
+    # writers; another thread creating a file in that instant would get mode 0666 & ~022.
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The permission bits `open()` gives a new file: 0666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
+def temp_stem(name: str) -> str:
+    """`name`, shortened so that `.<name>.XXXXXXXX.tmp` stays within NAME_MAX."""
+    from kellyd.pathpolicy import NAME_MAX_BYTES, fit_name
+
+    return fit_name(name, NAME_MAX_BYTES - len(TEMP_PREFIX) - len(".XXXXXXXX") - len(TEMP_SUFFIX))
 
 
 def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Replace `path` with `data` so a reader sees the old file or the new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{temp_stem(path.name)}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), new_file_mode())
             if isinstance(data, (bytes, bytearray, memoryview)):
                 f.write(data)
             else:

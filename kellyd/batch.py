@@ -6,6 +6,7 @@ the same runner until its queue is empty, and flush the exports before exit.
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,9 @@ from kellyd.config import Config
 from kellyd.daemon import all_datasets
 from kellyd.errors import ConfigError
 from kellyd.export import Exporter
-from kellyd.lock import StateLock
+from kellyd.lock import DatasetsLock, StateLock
+from kellyd.pathpolicy import refusal
+from kellyd.rebuild import adopt_unknown_datasets, ensure_catalog
 from kellyd.routing import is_ignored
 from kellyd.runner import NewFile, Runner, build_runtime
 from kellyd.scan import walk_files
@@ -30,7 +33,16 @@ def batch_runner(cfg: Config, dataset_id: str) -> Iterator[Runner]:
                           " (create it with `kellyd dataset create`)")
     lock = StateLock(cfg.paths.state)
     lock.acquire(purpose=f"batch on {dataset_id}")
+    datasets_lock = DatasetsLock(cfg.paths.datasets)
+    try:
+        datasets_lock.acquire(purpose=f"batch on {dataset_id}, state folder {cfg.paths.state}")
+        ensure_catalog(cfg)  # never a fresh, empty catalog whose export would truncate the manifests
+    except BaseException:
+        datasets_lock.release()
+        lock.release()
+        raise
     catalog = Catalog(cfg.catalog_path)
+    adopt_unknown_datasets(catalog, cfg, [dataset_id])
     exporter = Exporter(cfg.catalog_path, cfg.dataset_root, debounce_s=cfg.export.debounce_s,
                         max_busy_share=cfg.export.max_busy_share)
     from kellyd.executor import make_executor
@@ -43,6 +55,7 @@ def batch_runner(cfg: Config, dataset_id: str) -> Iterator[Runner]:
         runner.shutdown()
         exporter.flush(catalog)
         catalog.close()
+        datasets_lock.release()
         lock.release()
 
 
@@ -65,11 +78,27 @@ def files_to_import(folder: Path, dataset_id: str, ignore: tuple[str, ...], *, m
     for entry in walk_files(folder):
         if is_ignored(entry.path, ignore):
             continue
-        st = entry.stat()
+        try:
+            st = entry.stat(follow_symlinks=False)  # a link is imported as nothing: `accepted` refuses it
+        except OSError:
+            continue
         labels = Path(entry.path).relative_to(folder).parts[:-1]
         files.append(NewFile(entry.path, st.st_size, st.st_mtime_ns, dataset_id, tuple(labels),
                              source_type="import", on_import="move" if move else "copy"))
     return files
+
+
+def accepted(runner: Runner, f: NewFile) -> bool:
+    """The path policy (`kellyd.pathpolicy`): a link or a name that is not UTF-8 is quarantined with the
+    reason instead of imported."""
+    try:
+        reason = refusal(f.path, os.lstat(f.path))
+    except OSError:
+        return False
+    if reason is None:
+        return True
+    runner.refuse(f, reason, now=time.time())
+    return False
 
 
 def import_folder(cfg: Config, folder: Path, dataset_id: str, *, move: bool = False, show_progress: bool = True) -> dict:
@@ -77,7 +106,7 @@ def import_folder(cfg: Config, folder: Path, dataset_id: str, *, move: bool = Fa
     if not folder.is_dir():
         raise ConfigError("DIR", f"{folder} is not a folder")
     with batch_runner(cfg, dataset_id) as runner:
-        files = files_to_import(folder, dataset_id, cfg.watch.ignore, move=move)
+        files = [f for f in files_to_import(folder, dataset_id, cfg.watch.ignore, move=move) if accepted(runner, f)]
         chain = runner.datasets[dataset_id].settings.chain
         labelled = tuple(name for name in chain if name in ("import", "annotate"))
         bar = _progress_bar(len(files) * len(chain), show_progress, desc=f"import into {dataset_id}")

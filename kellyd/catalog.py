@@ -28,11 +28,12 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS jobs (
     job_id INTEGER PRIMARY KEY, dataset_id TEXT NOT NULL, origin_path TEXT NOT NULL,
     chain TEXT NOT NULL, step INTEGER NOT NULL DEFAULT 0,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'duplicate', 'quarantined')),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'done', 'duplicate', 'quarantined', 'vanished')),
     sample_id TEXT, sample TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
     not_before REAL NOT NULL DEFAULT 0, error TEXT,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (state, not_before) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS jobs_origin ON jobs (origin_path);
 CREATE TABLE IF NOT EXISTS samples (
     dataset_id TEXT NOT NULL, sample_id TEXT NOT NULL, sha256 TEXT NOT NULL,
     kind TEXT, parent_id TEXT, split TEXT, group_key TEXT, label TEXT,
@@ -51,6 +52,14 @@ CREATE TABLE IF NOT EXISTS activity (
     at REAL NOT NULL, processed INTEGER NOT NULL, errors INTEGER NOT NULL, queue INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS schedule_runs (
     job TEXT PRIMARY KEY, last_run REAL, last_status TEXT, detail TEXT, next_run REAL);
+CREATE TABLE IF NOT EXISTS running (
+    job_id INTEGER PRIMARY KEY, dataset_id TEXT NOT NULL, path TEXT NOT NULL, step TEXT NOT NULL,
+    pid INTEGER, started_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS worker_deaths (
+    death_id INTEGER PRIMARY KEY, at REAL NOT NULL, pid INTEGER, exitcode INTEGER, signal TEXT,
+    cause TEXT NOT NULL, job_id INTEGER, dataset_id TEXT, path TEXT, step TEXT, charged INTEGER NOT NULL,
+    reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS worker_deaths_job ON worker_deaths (job_id);
 """
 
 
@@ -123,7 +132,23 @@ class Catalog:
     def _migrate(self) -> None:
         # executescript commits on its own; every statement only creates what is missing.
         self.db.executescript(SCHEMA)
+        self._allow_vanished_jobs()
         self.db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def _allow_vanished_jobs(self) -> None:
+        """Catalogs written before the 'vanished' job state: rebuild `jobs` with the wider CHECK.
+
+        SQLite cannot alter a CHECK constraint; the table is copied once, in one transaction."""
+        (sql,) = self.db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").fetchone()
+        if "'vanished'" in sql:
+            return
+        create = SCHEMA.split("CREATE TABLE IF NOT EXISTS jobs (", 1)[1].split(";", 1)[0]
+        with self.transaction():
+            self.db.execute(f"CREATE TABLE jobs_wider ({create}")
+            self.db.execute("INSERT INTO jobs_wider SELECT * FROM jobs")
+            self.db.execute("DROP TABLE jobs")
+            self.db.execute("ALTER TABLE jobs_wider RENAME TO jobs")
+        self.db.executescript(SCHEMA)  # the indexes went with the old table
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -133,10 +158,12 @@ class Catalog:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # A COMMIT can fail too (a full disk): the transaction is then still open.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     # -- files ---------------------------------------------------------------
 
@@ -147,6 +174,26 @@ class Catalog:
     def job_state(self, job_id: int) -> str | None:
         row = self.db.execute("SELECT state FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         return None if row is None else row[0]
+
+    def note_file(self, path: str, *, size: int, mtime_ns: int, job_id: int, now: float) -> None:
+        """Remember that `job_id` took care of `path` as it was at (size, mtime_ns)."""
+        self.db.execute(
+            "INSERT INTO files (path, size, mtime_ns, job_id, seen_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,"
+            " job_id = excluded.job_id, seen_at = excluded.seen_at",
+            (path, size, mtime_ns, job_id, now),
+        )
+
+    def forget_file(self, path: str, *, job_id: int) -> None:
+        """Forget `path` if `job_id` is still the job that took care of it."""
+        self.db.execute("DELETE FROM files WHERE path = ? AND job_id = ?", (path, job_id))
+
+    def import_waiting(self, path: str) -> bool:
+        """True when a job for `path` has not run its import yet. That import reads the file as it is
+        when it runs, so nothing that happens to the file before then needs another job."""
+        row = self.db.execute("SELECT 1 FROM files f JOIN jobs j ON j.job_id = f.job_id"
+                              " WHERE f.path = ? AND j.state = 'pending' AND j.step = 0", (path,)).fetchone()
+        return row is not None
 
     # -- jobs ----------------------------------------------------------------
 
@@ -161,19 +208,43 @@ class Catalog:
         )
         job_id = int(cur.lastrowid)
         if size is not None and mtime_ns is not None:
-            self.db.execute(
-                "INSERT INTO files (path, size, mtime_ns, job_id, seen_at) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns,"
-                " job_id = excluded.job_id, seen_at = excluded.seen_at",
-                (sample.origin_path, size, mtime_ns, job_id, now),
-            )
+            self.note_file(sample.origin_path, size=size, mtime_ns=mtime_ns, job_id=job_id, now=now)
         return job_id
 
-    def runnable_jobs(self, *, now: float, limit: int, exclude: Iterable[int] = ()) -> list[Job]:
+    def add_file_job(self, *, sample: Sample, chain: Sequence[str], size: int, mtime_ns: int,
+                     now: float) -> int | None:
+        """A job for the file `sample.origin_path` seen at (size, mtime_ns), or None when the catalog
+        already has one: a job that has not imported it yet, or a job that saw it at this size and mtime
+        (finished or not). Checked and written in one transaction, by key, so however many times a file
+        is reported (an event and a scan, a burst of events after SIGCONT) it gets one job."""
+        path = sample.origin_path
+        with self.transaction():
+            row = self.db.execute("SELECT f.size, f.mtime_ns, j.job_id, j.state, j.step FROM files f"
+                                  " JOIN jobs j ON j.job_id = f.job_id WHERE f.path = ?", (path,)).fetchone()
+            if row is not None:
+                known_size, known_mtime_ns, job_id, state, step = row
+                if state == "pending" and step == 0:
+                    self.note_file(path, size=size, mtime_ns=mtime_ns, job_id=job_id, now=now)
+                    return None
+                if (known_size, known_mtime_ns) == (size, mtime_ns) and state != "vanished":
+                    return None
+            return self.add_job(sample=sample, chain=chain, size=size, mtime_ns=mtime_ns, now=now)
+
+    def imported_before(self, origin_path: str, *, job_id: int) -> tuple[int, str] | None:
+        """(job id, sample id) of the latest job before `job_id` that imported `origin_path`, if any."""
+        row = self.db.execute("SELECT job_id, sample_id FROM jobs WHERE origin_path = ? AND job_id < ?"
+                              " AND sample_id IS NOT NULL ORDER BY job_id DESC LIMIT 1",
+                              (origin_path, job_id)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def runnable_jobs(self, *, now: float, limit: int, exclude: Iterable[int] = (),
+                      retries: bool | None = None) -> list[Job]:
+        """Pending jobs due by `now`, oldest first; `retries` True: only jobs tried before, False: only new."""
         excluded = set(exclude)
+        lane = {None: "", True: " AND attempts > 0", False: " AND attempts = 0"}[retries]
         rows = self.db.execute(
             "SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs"
-            " WHERE state = 'pending' AND not_before <= ? ORDER BY job_id LIMIT ?",
+            f" WHERE state = 'pending' AND not_before <= ?{lane} ORDER BY job_id LIMIT ?",
             (now, limit + len(excluded)),
         ).fetchall()
         jobs = []
@@ -202,6 +273,11 @@ class Catalog:
             " error = NULL, updated_at = ? WHERE job_id = ?",
             (_dumps(sample.to_json()), sample.sample_id or None, "done" if finished else "pending", now, job_id),
         )
+
+    def postpone_job(self, job_id: int, *, not_before: float, error: str, now: float) -> None:
+        """Run the job's step again later without counting an attempt (a full disk is not the file's fault)."""
+        self.db.execute("UPDATE jobs SET not_before = ?, error = ?, updated_at = ? WHERE job_id = ?",
+                        (not_before, error, now, job_id))
 
     def end_job(self, job_id: int, *, state: str, now: float, error: str | None = None) -> None:
         self.db.execute("UPDATE jobs SET state = ?, error = ?, updated_at = ? WHERE job_id = ?",

@@ -9,9 +9,13 @@ import os
 import sys
 from pathlib import Path
 
-from kellyd.errors import AlreadyRunning, ConfigError
+from kellyd import __version__
+from kellyd.errors import AlreadyRunning, ConfigError, KellydError, MissingExtra
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY, EXIT_SKIPPED = 0, 1, 2, 3, 4
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
+GENERATORS = ("emotion", "melody", "harmony", "groove", "dynamics")
+TORCH_HINT = "README, 'Training needs kellyd[train]': the CPU-only build of torch"
 
 
 def _config(args):
@@ -22,6 +26,9 @@ def _config(args):
 
 def cmd_run(args) -> int:
     cfg = _config(args)
+    from kellyd.locations import make_folders
+
+    make_folders(cfg.paths.folders)
     from kellyd.daemon import Daemon
     from kellyd.log import configure_logging
 
@@ -35,27 +42,69 @@ def cmd_status(args) -> int:
 
     cfg = _config(args)
     status = collect_status(cfg.catalog_path, cfg.paths.state)
-    print(status_json(status) if args.json else render_status(status))
+    print(_scrubbed(cfg, status_json(status) if args.json else render_status(status)))
+    return EXIT_FAILED if status.get("catalog_error") else EXIT_OK
+
+
+def _scrubbed(cfg, text: str) -> str:
+    """`text` without the Freesound credentials `cfg` points at (stored run details predate any scrubbing)."""
+    from kellyd.freesound.credentials import register_credentials
+    from kellyd.freesound.redact import scrub_text
+
+    register_credentials(cfg.freesound)
+    return scrub_text(text)
+
+
+def torch_installed() -> bool:
+    """Whether the `train` extra's torch can be found, without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except ImportError:
+        return False
+
+
+def cmd_catalog_rebuild(args) -> int:
+    from kellyd.log import configure_logging
+    from kellyd.rebuild import rebuild_command
+
+    cfg = _config(args)
+    configure_logging(cfg.logging.format, "warning")
+    report = rebuild_command(cfg, force=args.force)
+    print(json.dumps(report.to_json()))
     return EXIT_OK
 
 
 def cmd_config_check(args) -> int:
+    from kellyd.locations import missing_folders
+
     cfg = _config(args)
-    print(f"{cfg.source}: OK ({len(cfg.datasets)} datasets: {', '.join(sorted(cfg.datasets))})")
+    datasets = f"{len(cfg.datasets)} datasets: {', '.join(sorted(cfg.datasets))}" if cfg.datasets else \
+        "no datasets configured; `kellyd dataset create NAME --target-model MODEL` makes one"
+    print(f"{cfg.source}: OK ({datasets})")
+    for folder in missing_folders(cfg.paths.folders):
+        print(f"  {folder} does not exist yet; `kellyd run` creates it")
+    if cfg.schedule.retrain.strip().lower() != "off" and not torch_installed():
+        print(f"  warning: schedule.retrain is set, but {MissingExtra('train', 'torch', 'training', TORCH_HINT)}")
     return EXIT_OK
 
 
 def cmd_init(args) -> int:
     from kellyd.config_docs import default_config_text
+    from kellyd.locations import init_target, make_folders
 
-    target = Path(args.path)
+    target = init_target(args.path, args.config)
     if target.exists() and not args.force:
         print(f"{target} exists; use --force to overwrite", file=sys.stderr)
         return EXIT_FAILED
     from kellyd.atomic import atomic_write_bytes
+    from kellyd.config import load_config
 
     atomic_write_bytes(target, default_config_text().encode("utf-8"))
     print(f"wrote {target}")
+    for folder in make_folders(load_config(target).paths.folders):
+        print(f"created {folder}")
     return EXIT_OK
 
 
@@ -101,13 +150,21 @@ def cmd_service_install(args) -> int:
     from kellyd.service import install, render_launchd, render_systemd
 
     cfg = _config(args)
-    rendered = render_launchd(cfg) if args.launchd else render_systemd(cfg, user=args.user)
+    rendered = render_launchd(cfg) if args.launchd else render_systemd(cfg, user=args.user, run_as=args.run_as)
+    for warning in rendered.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.print:
         print(rendered.text)
         return EXIT_OK
     install(rendered)
     print(f"wrote {rendered.path}\nnext: {rendered.next_steps}")
     return EXIT_OK
+
+
+def _run_as(text: str):
+    from kellyd.service import parse_run_as  # imported here: `kellyd --help` stays fast
+
+    return parse_run_as(text)
 
 
 def cmd_freesound_pull(args) -> int:
@@ -149,9 +206,14 @@ def cmd_synthesize(args) -> int:
 
 def cmd_train(args) -> int:
     from kellyd.log import configure_logging
-    from kellyd.train.command import train_from_config
 
     cfg = _config(args)
+    try:
+        from kellyd.train.command import train_from_config
+    except ModuleNotFoundError as exc:  # only torch's absence is the missing extra; anything else is a bug
+        if (exc.name or "").split(".")[0] != "torch":
+            raise
+        raise MissingExtra("train", "PyTorch (torch)", "kellyd train", TORCH_HINT) from None
     configure_logging(cfg.logging.format, cfg.logging.level)
     result = train_from_config(cfg, args.dataset, model=args.model, if_changed=args.if_changed)
     print(json.dumps(result.to_json(), indent=2) if args.json else _train_summary(result))
@@ -227,90 +289,116 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def _dataset_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, metavar="NAME", help="the dataset id (its folder under datasets/)")
+
+
+def _quiet_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _json_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from kellyd.config import TARGET_MODELS  # light: the config module imports no music code
+
     parser = argparse.ArgumentParser(prog="kellyd", description="kellyd: a daemon that turns dropped music files "
                                      "into training datasets for the Kelly models.")
-    parser.add_argument("--config", default=os.environ.get("KELLYD_CONFIG"),
-                        help="config file (default: $KELLYD_CONFIG, else the repository's config.toml)")
+    parser.add_argument("--version", action="version", version=f"kellyd {__version__}",
+                        help="print the version and exit")
+    parser.add_argument("--config", metavar="PATH",
+                        help="the configuration file (default: $KELLYD_CONFIG, else "
+                             "$XDG_CONFIG_HOME/kellyd/config.toml, else the repository's config.toml in a checkout)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", help="run the daemon in the foreground").set_defaults(func=cmd_run)
     p = sub.add_parser("status", help="queue, datasets, quarantine and schedule (reads the catalog)")
-    p.add_argument("--json", action="store_true")
+    _json_option(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("config", help="configuration commands")
     csub = p.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
     csub.add_parser("check", help="validate the configuration").set_defaults(func=cmd_config_check)
     for parent, name in ((csub, "write"), (sub, "init")):  # `kellyd init` is `kellyd config write`
-        w = parent.add_parser(name, help="write a commented default configuration")
-        w.add_argument("path", nargs="?", default="config.toml")
-        w.add_argument("--force", action="store_true")
+        w = parent.add_parser(name, help="write a commented default configuration and create the folders it names")
+        w.add_argument("path", nargs="?", help="where to write (default: --config, $KELLYD_CONFIG, else "
+                                               "$XDG_CONFIG_HOME/kellyd/config.toml)")
+        w.add_argument("--force", action="store_true", help="overwrite an existing file")
         w.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("catalog", help="catalog commands")
+    ksub = p.add_subparsers(dest="catalog_command", required=True, metavar="SUBCOMMAND")
+    k = ksub.add_parser("rebuild", help="rebuild the catalog from the dataset folders (daemon stopped; "
+                        "a damaged or replaced catalog is kept aside)")
+    k.add_argument("--force", action="store_true", help="replace a catalog that is still readable")
+    k.set_defaults(func=cmd_catalog_rebuild)
 
     p = sub.add_parser("dataset", help="dataset commands")
     dsub = p.add_subparsers(dest="dataset_command", required=True, metavar="SUBCOMMAND")
     c = dsub.add_parser("create", help="lay out a dataset folder")
-    c.add_argument("name")
-    c.add_argument("--target-model", required=True)
+    c.add_argument("name", help="the dataset id (letters, digits, '_', '-', '.')")
+    c.add_argument("--target-model", required=True, choices=TARGET_MODELS, help="the Kelly model it feeds")
     c.add_argument("--labels", nargs="*", help="a closed label set")
     c.set_defaults(func=cmd_dataset_create)
 
     p = sub.add_parser("import", help="ingest a folder once through the dataset's chain (labels from sub-folders)")
-    p.add_argument("dir")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("dir", help="the folder to ingest; its sub-folder names are the labels")
+    _dataset_option(p)
     p.add_argument("--move", action="store_true", help="move the files instead of copying them")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _quiet_option(p)
     p.set_defaults(func=cmd_import)
 
     for step, text in (("features", "compute features again for every sample"),
                        ("augment", "make augmented children of the training samples")):
         p = sub.add_parser(step, help=text)
-        p.add_argument("--dataset", required=True)
-        p.add_argument("--quiet", action="store_true")
+        _dataset_option(p)
+        _quiet_option(p)
         if step == "augment":
-            p.add_argument("--multiplier", type=int)
+            p.add_argument("--multiplier", type=int, help="children per training sample (default: the dataset's)")
         p.set_defaults(func=cmd_step, step=step)
 
     p = sub.add_parser("synthesize", help="write labelled pieces from music-theory rules into raw/synthetic/")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--generator", default="emotion", choices=("emotion", "melody", "harmony", "groove", "dynamics"))
-    p.add_argument("--count", type=int)
+    _dataset_option(p)
+    p.add_argument("--generator", default="emotion", choices=GENERATORS, help="what kind of pieces (default: emotion)")
+    p.add_argument("--count", type=int, help="write this many pieces")
     p.add_argument("--fill-to-target", type=int, nargs="?", const=200, metavar="MAX",
                    help="write what the model's targets still lack (at most MAX pieces, default 200)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the same seed writes the same pieces (default: 0)")
     p.add_argument("--duration-s", type=float, default=16.0, help="length of each piece in seconds")
     p.add_argument("--labels", nargs="*", help="only these labels (emotions, groove types...), cycled")
     p.add_argument("--render-audio", action="store_true", help="also render each piece to WAV (needs fluidsynth)")
-    p.add_argument("--quiet", action="store_true")
+    _quiet_option(p)
     p.set_defaults(func=cmd_synthesize)
 
     p = sub.add_parser("train", help="train the dataset's model(s); a model replaces the current one only if better")
-    p.add_argument("--dataset", required=True)
+    _dataset_option(p)
     p.add_argument("--model", help="a Kelly model, or a key such as EmotionRecognizer-midi (default: the target model)")
     p.add_argument("--if-changed", action="store_true",
                    help="skip unless enough samples changed and the last validation passed (the scheduled job)")
-    p.add_argument("--json", action="store_true")
+    _json_option(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("pipeline", help="import, synthesize, augment, splits and validate in one run")
-    p.add_argument("--dataset", required=True)
+    _dataset_option(p)
     p.add_argument("--all", action="store_true", help="augment (with the dataset's multiplier), splits, validate")
     p.add_argument("--import-dir", help="a folder to import first (labels from its sub-folders)")
     p.add_argument("--count", type=int, help="synthesize this many pieces")
-    p.add_argument("--generator", default="emotion", choices=("emotion", "melody", "harmony", "groove", "dynamics"))
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--generator", default="emotion", choices=GENERATORS,
+                   help="what kind of pieces --count synthesizes (default: emotion)")
+    p.add_argument("--seed", type=int, default=0, help="the same seed writes the same pieces (default: 0)")
     p.add_argument("--multiplier", type=int, help="augmented children per training sample")
-    p.add_argument("--quiet", action="store_true")
+    _quiet_option(p)
     p.set_defaults(func=cmd_pipeline)
 
     p = sub.add_parser("validate", help="validate a dataset and write its report (reports/latest.html)")
-    p.add_argument("--dataset", required=True)
+    _dataset_option(p)
     p.add_argument("--full", action="store_true", help="hash and parse every file (default: [validate] mode)")
     p.add_argument("--strict", action="store_true", help="exit 1 when the verdict is invalid")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("splits", help="write splits/train.txt val.txt test.txt from the catalog")
-    p.add_argument("--dataset", required=True)
+    _dataset_option(p)
     p.set_defaults(func=cmd_splits)
     p = sub.add_parser("report", help="the daemon's status report: throughput, errors and queue over time (HTML)")
     p.add_argument("--output", help="file to write (default: state/reports/status-<UTC>.html and status-latest.html)")
@@ -321,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     fsub = p.add_subparsers(dest="freesound_command", required=True, metavar="SUBCOMMAND")
     f = fsub.add_parser("pull", help="pull emotion-labelled samples into the staging area")
     f.add_argument("--dry-run", action="store_true", help="search and plan, download nothing")
-    f.add_argument("--json", action="store_true")
+    _json_option(f)
     f.set_defaults(func=cmd_freesound_pull)
 
     p = sub.add_parser("service", help="service management")
@@ -330,19 +418,56 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--user", action="store_true", help="a systemd user unit (no root needed)")
     i.add_argument("--launchd", action="store_true", help="a launchd agent plist (macOS)")
     i.add_argument("--print", action="store_true", help="print instead of writing")
+    i.add_argument("--run-as", type=_run_as, default="kellyd", metavar="USER[:GROUP]",
+                   help="the unprivileged user (and group, default: same name) the system unit runs as "
+                        "(default: kellyd; ignored with --user and --launchd)")
     i.set_defaults(func=cmd_service_install)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `kellyd` command. A closed stdout (`kellyd status | head -1`) ends it quietly."""
+    try:
+        try:
+            code = _dispatch(argv)
+        finally:  # also after argparse's --help and --version, which leave by SystemExit
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return _stdout_closed()
+    return code
+
+
+def _stdout_closed() -> int:
+    # Python flushes stdout once more at exit; pointing it at /dev/null keeps that write from
+    # printing an "Exception ignored" message. The exit code is the one a SIGPIPE'd tool gives.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
+
+
+def _dispatch(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        raise  # `main` ends quietly; not a failure to report
     except ConfigError as exc:
+        print(f"kellyd: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except MissingExtra as exc:
         print(f"kellyd: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except AlreadyRunning as exc:
         print(f"kellyd: {exc}", file=sys.stderr)
         return EXIT_BUSY
+    except KellydError as exc:  # a damaged catalog, a refused rebuild: the message says what to do
+        print(f"kellyd: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except Exception:  # noqa: BLE001 - the traceback is still printed, only scrubbed of secrets
+        from kellyd.freesound.redact import scrubbed_traceback
+
+        print(scrubbed_traceback(), file=sys.stderr)
+        return EXIT_FAILED

@@ -3,7 +3,8 @@
 Every section is a frozen dataclass; `parse_section` checks unknown keys, types
 and bounds generically from the dataclass fields, so each rule lives in one
 place and every error names the dotted key (`watch.settle_s`) and the problem.
-Relative paths are resolved against the config file's folder.
+Relative paths are resolved against the config file's folder. Where the file is
+looked for, and the folders used when `[paths]` names none, is decided in `kellyd.locations`.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import dataclasses
 import os
 import re
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from kellyd.errors import ConfigError
+from kellyd.locations import checkout_config_path, default_folders, find_config, folder_problem
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[1] / "config.toml"
+DEFAULT_CONFIG_PATH = checkout_config_path()  # the repository's config.toml; None for an installed package
 TARGET_MODELS = ("EmotionRecognizer", "MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor")
 DEFAULT_LABEL_KEY = {
     "EmotionRecognizer": "emotion",
@@ -37,10 +40,17 @@ def _check(*, minimum: float | None = None, exclusive: bool = False, doc: str = 
 
 @dataclass(frozen=True)
 class PathsConfig:
-    inbox: Path = Path("inbox")
+    """None (not named by the config) becomes the XDG folder of `kellyd.locations.default_folders`."""
+
+    inbox: Path | None = None
     staging: Path = Path("~/.kelly")
-    datasets: Path = Path("datasets")
-    state: Path = Path("state")
+    datasets: Path | None = None
+    state: Path | None = None
+
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """Every folder kellyd writes to (resolved configs only)."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
 
 
 @dataclass(frozen=True)
@@ -182,6 +192,9 @@ def _type_name(tp: Any) -> str:
 def _coerce(key: str, tp: Any, value: Any) -> Any:
     """Convert a TOML value to the field type, or raise ConfigError naming `key`."""
     origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):  # `X | None`: TOML has no null, so a value is an X
+        (tp,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        origin = typing.get_origin(tp)
     wrong = ConfigError(key, f"expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
     if origin is Literal:
         if value not in typing.get_args(tp):
@@ -297,15 +310,18 @@ def _resolve(base: Path, p: Path) -> Path:
 
 
 def _check_paths(paths: PathsConfig, base: Path) -> PathsConfig:
-    resolved = PathsConfig(**{f.name: _resolve(base, getattr(paths, f.name)) for f in dataclasses.fields(PathsConfig)})
-    for name in ("inbox", "datasets"):
-        folder = getattr(resolved, name)
-        if not folder.is_dir():
-            raise ConfigError(f"paths.{name}", f"folder {folder} does not exist; create it or change the setting")
-    for name in ("state", "staging"):
-        folder = getattr(resolved, name)
-        if not folder.exists() and not folder.parent.is_dir():
-            raise ConfigError(f"paths.{name}", f"neither {folder} nor its parent folder exists")
+    """Absolute folders: named ones resolved against `base`, the others the XDG defaults.
+
+    A folder that does not exist yet is accepted (`kellyd run` and `kellyd init` create it);
+    one that can never be a folder (a file is in the way) is refused.
+    """
+    defaults = default_folders()
+    resolved = PathsConfig(**{f.name: defaults[f.name] if getattr(paths, f.name) is None
+                              else _resolve(base, getattr(paths, f.name)) for f in dataclasses.fields(PathsConfig)})
+    for f in dataclasses.fields(PathsConfig):
+        problem = folder_problem(getattr(resolved, f.name))
+        if problem:
+            raise ConfigError(f"paths.{f.name}", f"{problem}; change the setting or move it away")
     return resolved
 
 
@@ -316,8 +332,12 @@ def known_handler_names() -> frozenset[str]:
 
 
 def load_config(path: Path | str | None = None) -> Config:
-    """Read and validate the configuration. Raises ConfigError naming the key."""
-    path = Path(path or os.environ.get("KELLYD_CONFIG") or DEFAULT_CONFIG_PATH).expanduser().resolve()
+    """Read and validate the configuration. Raises ConfigError naming the key.
+
+    Without `path`, the file is searched for: $KELLYD_CONFIG, the XDG user config, then the
+    repository's config.toml when run from a checkout (`kellyd.locations.find_config`).
+    """
+    path = find_config(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -346,7 +366,9 @@ def config_from_mapping(raw: Mapping[str, Any], *, source: Path) -> Config:
         raise ConfigError("datasets", "expected a table of datasets")
     datasets = {ds_id: _parse_dataset(ds_id, table, handlers) for ds_id, table in datasets_table.items()}
     freesound = parse_freesound_section(raw.get("freesound", {}))
-    if freesound.enabled and freesound.dataset not in datasets:
+    # Checked only when the file has a [freesound] section: an empty config is valid, and its
+    # default dataset may still be made by `kellyd dataset create` (staged files wait until then).
+    if "freesound" in raw and freesound.enabled and freesound.dataset not in datasets:
         raise ConfigError("freesound.dataset", f"dataset {freesound.dataset!r} is not configured under [datasets]")
     training = parse_training_section(raw.get("training", {}), base_dir=source.parent)
     return Config(source=source, datasets=datasets, freesound=freesound, training=training, raw=dict(raw),

@@ -112,7 +112,12 @@ def default_config_text() -> str:
                                                               {name.split(".")[0]: {name.split(".")[1]: values}})
 
     for name, cls in SECTIONS.items():
-        parts.append(block(name, section_defaults(cls), name))
+        values = section_defaults(cls)
+        if cls is c.PathsConfig:  # named, so that the file says where this user's folders are
+            from kellyd.locations import default_folders, home_relative
+
+            values.update({key: home_relative(folder) for key, folder in default_folders().items()})
+        parts.append(block(name, values, name))
     dataset = section_defaults(c.DatasetConfig)
     parts.append(block("datasets.emotion_dataset_v1", dataset, "datasets.<id>"))
     parts.append(block("freesound", {k: v for k, v in section_defaults(FreesoundSettings).items() if v is not None},

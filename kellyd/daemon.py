@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import stat
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import structlog
 
@@ -22,12 +24,17 @@ from kellyd.catalog import Catalog
 from kellyd.config import Config, load_config
 from kellyd.dataset import datasets_on_disk
 from kellyd.errors import ConfigError
-from kellyd.export import Exporter
-from kellyd.lock import StateLock
+from kellyd.export import Exporter, out_of_date
+from kellyd.handlers.registry import build_chain
+from kellyd.rebuild import adopt_unknown_datasets, ensure_catalog
+from kellyd.lock import DatasetsLock, StateLock
+from kellyd.notify import Notifier
+from kellyd.pathpolicy import SkipLog, display, is_valid_text, refusal, skip_reason
 from kellyd.routing import Roots, is_ignored, route
-from kellyd.runner import NewFile, Runner, build_runtime
+from kellyd.runner import NewFile, Runner, build_runtime, dataset_context
 from kellyd.scan import unknown_files
 from kellyd.settle import FileStat, SettleTracker
+from kellyd.split_state import SplitAssigner
 from kellyd.watch import ChangeQueue, Watcher
 
 log = structlog.get_logger("kellyd.daemon")
@@ -35,14 +42,26 @@ log = structlog.get_logger("kellyd.daemon")
 TICK_S = 0.05
 HEALTH_EVERY_S = 5.0
 ACTIVITY_EVERY_S = 60.0
+LOOP_ERROR_PAUSE_S = 0.5  # after an unexpected error in the loop: no busy spin if it repeats
+NEW_DATASETS_EVERY_S = 2.0  # how soon a `kellyd dataset create` made while running is routed to
 
 
-def stat_file(path: str) -> FileStat | None:
+def stat_file(path: str, on_skip: Callable[[str, str], None] | None = None) -> FileStat | None:
+    """The file's size and mtime from lstat: a link is reported as itself (to be refused), never followed.
+
+    None for a folder, a pipe, a vanished path, or one that cannot be looked at (`on_skip` hears why).
+    """
     try:
-        st = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return FileStat(st.st_size, st.st_mtime_ns) if os.path.isfile(path) else None
+    except OSError as exc:  # too long, no permission, a name the file system refuses...
+        if on_skip is not None:
+            on_skip(path, skip_reason(exc))
+        return None
+    if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+        return FileStat(st.st_size, st.st_mtime_ns)
+    return None
 
 
 def all_datasets(cfg: Config):
@@ -57,36 +76,75 @@ class Daemon:
         self.reload_requested = threading.Event()
         self.changes = ChangeQueue()
         self.lock = StateLock(cfg.paths.state)
+        self.datasets_lock = DatasetsLock(cfg.paths.datasets)
         self._scan_thread: threading.Thread | None = None
         self._scan_found: list[str] = []
         self._scan_lock = threading.Lock()
+        self.skipped = SkipLog(log)  # paths left where they are (too long, unreadable): logged once each
+        self._refused: set[tuple[str, int, int]] = set()  # quarantined by the path policy (a copy-mode link stays)
+        self._datasets_checked_s = 0.0  # monotonic time of the last look for new dataset folders
+        self._datasets_refused: set[str] = set()  # new dataset folders whose settings were refused
+        self.notifier = Notifier.from_environ()  # systemd's $NOTIFY_SOCKET; does nothing without it
 
     # -- initialize -------------------------------------------------------------------
 
     def initialize(self) -> None:
-        self.lock.acquire(purpose="daemon")
+        # First, so a SIGHUP or SIGTERM during start-up only sets a flag (the default action ends the process).
+        self._install_signal_handlers()
         cfg = self.cfg
-        cfg.paths.staging.mkdir(parents=True, exist_ok=True)
+        self.lock.acquire(purpose="daemon")
+        try:
+            # Before any dataset folder is touched: start-up removes temp files it takes for stale.
+            self.datasets_lock.acquire(purpose=f"daemon, state folder {cfg.paths.state}")
+            cfg.paths.staging.mkdir(parents=True, exist_ok=True)
+            ensure_catalog(cfg)  # refuses a damaged catalog; rebuilds a missing one from the datasets
+        except BaseException:
+            self.datasets_lock.release()
+            self.lock.release()
+            raise
         self.catalog = Catalog(cfg.catalog_path)
+        adopt_unknown_datasets(self.catalog, cfg, all_datasets(cfg))
+        runtimes = self._runtimes(cfg)
         self.exporter = Exporter(cfg.catalog_path, cfg.dataset_root, debounce_s=cfg.export.debounce_s,
                                  max_busy_share=cfg.export.max_busy_share)
+        self._catch_up_exports(runtimes)
         self.exporter.start()
         from kellyd.executor import make_executor, warm_up
 
-        self.runner = Runner(cfg, self.catalog, self._runtimes(cfg), lambda: make_executor(self.cfg), self.exporter)
+        self.runner = Runner(cfg, self.catalog, runtimes, lambda: make_executor(self.cfg), self.exporter)
+        self.runner.space.on_resume = self._after_disk_space_back
         warm_up(self.runner.executor, cfg.workers)
         self.settle = SettleTracker(cfg.watch.settle_s)
         self.watcher = self._make_watcher(cfg)
         self.watcher.start()
         self.scheduler = self._make_scheduler()
-        self._install_signal_handlers()
         self.runner.enqueue_stale_steps(now=time.time())
         self._start_scan()
         log.info("daemon_started", pid=os.getpid(), config=str(cfg.source), inbox=str(cfg.paths.inbox),
                  staging=str(cfg.paths.staging), datasets=sorted(self.runner.datasets), workers=cfg.workers)
+        self.notifier.ready(self._status_line, now_s=time.monotonic())  # watcher, workers, scheduler are up
 
-    def _runtimes(self, cfg: Config):
-        return {ds_id: build_runtime(cfg, ds_id, ds, self.catalog) for ds_id, ds in all_datasets(cfg).items()}
+    def _runtimes(self, cfg: Config, *, reloading: bool = False):
+        datasets = all_datasets(cfg)
+        # Every handler is built (and so checked) before any dataset folder is laid out, so a
+        # refused value changes nothing on disk.
+        for ds_id, ds in datasets.items():
+            build_chain(dataset_context(cfg, ds_id, ds), ds)
+        return {ds_id: build_runtime(cfg, ds_id, ds, self.catalog, clean_temp_files=not reloading)
+                for ds_id, ds in datasets.items()}
+
+    def _catch_up_exports(self, runtimes) -> None:
+        """A kill during an export leaves the manifest behind the catalog: export again what changed."""
+        for ds_id in runtimes:
+            stale = out_of_date(self.catalog, ds_id, self.cfg.dataset_root(ds_id))
+            if stale is not None:
+                log.info("manifest_behind_catalog", dataset=ds_id, samples_to_export=len(stale))
+                self.exporter.mark(ds_id, stale)
+
+    def _after_disk_space_back(self) -> None:
+        # Files that arrived while the catalog could not record them are found by a scan.
+        self.changes.rescan_requested.set()
+        self.changes.wakeup.set()
 
     def _roots(self) -> Roots:
         fs = self.cfg.freesound
@@ -118,6 +176,12 @@ class Daemon:
         self.reload_requested.set()
         self.changes.wakeup.set()
 
+    def _status_line(self) -> str:
+        """What `systemctl status` shows under the unit."""
+        c = self.runner.counters
+        return (f"watching {len(self.runner.datasets)} datasets; queue {self.catalog.pending_count()}, "
+                f"in flight {len(self.runner.in_flight)}; processed {c.processed}, quarantined {c.quarantined}")
+
     # -- loop -------------------------------------------------------------------------
 
     def loop(self) -> None:
@@ -128,11 +192,12 @@ class Daemon:
         while not self.stop_requested.is_set():
             now_mono = time.monotonic()
             self._take_changes(now_mono)
-            ready = self.settle.poll(stat_file, now_s=now_mono, wall_now_ns=time.time_ns())
+            ready = self.settle.poll(lambda p: stat_file(p, self.skipped), now_s=now_mono, wall_now_ns=time.time_ns())
             if ready:
                 roots = self._roots()
                 routed = ((r, route(r.path, roots)) for r in ready)
-                self.runner.enqueue([NewFile.routed(r, rt) for r, rt in routed if rt is not None], now=time.time())
+                new = self._refuse_bad_paths([NewFile.routed(r, rt) for r, rt in routed if rt is not None], now=time.time())
+                self.runner.enqueue(new, now=time.time())
             self.runner.dispatch(now=time.time())
             if self.runner.in_flight:
                 self.runner.collect(timeout_s=TICK_S)
@@ -150,14 +215,35 @@ class Daemon:
                 next_health = now_mono + HEALTH_EVERY_S
             if now_mono >= next_activity:
                 c = self.runner.counters
-                with self.catalog.transaction():
+                with self.runner.space.tolerated("recording activity", now_s=now_mono), self.catalog.transaction():
                     self.catalog.record_activity(at=time.time(), processed=c.processed - last_processed,
                                                  errors=c.errors - last_errors, queue=self.catalog.pending_count())
                 last_processed, last_errors = c.processed, c.errors
                 next_activity = now_mono + ACTIVITY_EVERY_S
+            self._pick_up_new_datasets(now_mono)
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload()
+            # The watchdog ping, after a whole pass: a loop that hangs or fails at every pass sends none.
+            self.notifier.tick(time.monotonic(), self._status_line)
+
+    def _refuse_bad_paths(self, files: list[NewFile], *, now: float) -> list[NewFile]:
+        """The path policy, before any job exists: a link or a name the catalog cannot hold is quarantined
+        here with the reason (`kellyd.pathpolicy.refusal`); the other files go on."""
+        accepted = []
+        for f in files:
+            try:
+                st = os.lstat(f.path)
+            except OSError:
+                continue  # gone since it settled (or unreachable: stat_file logged it)
+            reason = refusal(f.path, st)
+            if reason is None:
+                accepted.append(f)
+                continue
+            key = (display(f.path), st.st_size, st.st_mtime_ns)
+            if key not in self._refused and self.runner.refuse(f, reason, now=now):
+                self._refused.add(key)
+        return accepted
 
     def _take_changes(self, now_mono: float) -> None:
         ignore = self.cfg.watch.ignore
@@ -169,7 +255,11 @@ class Daemon:
         with self._scan_lock:
             found, self._scan_found = self._scan_found, []
         for path in found:
-            self.settle.note(path, now_s=now_mono)
+            # The scan compared with the catalog as it was when it read it; the jobs created since
+            # then are only known here. (`Runner.enqueue` checks again, whatever the source.)
+            # A name that is not UTF-8 cannot be in the catalog (and cannot be asked about): noted, then refused.
+            if not is_valid_text(path) or not self.catalog.import_waiting(path):
+                self.settle.note(path, now_s=now_mono)
 
     def _start_scan(self, roots: list[Path] | None = None) -> None:
         if self._scan_thread is not None and self._scan_thread.is_alive():
@@ -179,12 +269,19 @@ class Daemon:
         routing = self._roots()
 
         def scan() -> None:
-            catalog = Catalog(self.cfg.catalog_path, readonly=True)
+            found: list[str] = []
             try:
-                found = list(unknown_files(scan_roots, routing, self.cfg.watch.ignore, catalog,
-                                           stop=self.stop_requested.is_set))
-            finally:
-                catalog.close()
+                catalog = Catalog(self.cfg.catalog_path, readonly=True)
+                try:
+                    # Appended one by one: what was found before an unexpected error is still noted.
+                    for path in unknown_files(scan_roots, routing, self.cfg.watch.ignore, catalog,
+                                              stop=self.stop_requested.is_set, on_skip=self.skipped):
+                        found.append(path)
+                finally:
+                    catalog.close()
+            except Exception:
+                log.exception("scan_failed", roots=[display(r) for r in scan_roots],
+                              last_path=display(found[-1]) if found else None)
             with self._scan_lock:
                 self._scan_found.extend(found)
             self.changes.wakeup.set()
@@ -193,22 +290,48 @@ class Daemon:
         self._scan_thread = threading.Thread(target=scan, name="kellyd-scan", daemon=True)
         self._scan_thread.start()
 
+    def _pick_up_new_datasets(self, now_mono: float) -> None:
+        """Route to datasets that `kellyd dataset create` made while the daemon runs, without a SIGHUP.
+
+        Only folders the daemon does not know yet are read (their config.json), every few seconds.
+        Files dropped into their inbox before now were routed nowhere, so that inbox is scanned.
+        """
+        if now_mono < self._datasets_checked_s + NEW_DATASETS_EVERY_S:
+            return
+        self._datasets_checked_s = now_mono
+        added = []
+        for ds_id, settings in datasets_on_disk(self.cfg.paths.datasets, self.runner.datasets).items():
+            if ds_id in self._datasets_refused:
+                continue
+            try:
+                self.runner.datasets[ds_id] = build_runtime(self.cfg, ds_id, settings, self.catalog)
+            except ConfigError as exc:  # logged once; the next start looks again
+                self._datasets_refused.add(ds_id)
+                log.error("dataset_refused", dataset=ds_id, key=exc.key, reason=exc.reason)
+                continue
+            added.append(ds_id)
+            log.info("dataset_added", dataset=ds_id, target_model=settings.target_model)
+        if added:
+            self._start_scan([self.cfg.paths.inbox / ds_id for ds_id in added])
+
     # -- reload -------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """SIGHUP: read the config again; keep the old one if the new one is wrong."""
+        """SIGHUP: read the config again. Whatever goes wrong before the switch (an unreadable file, a
+        refused value, a failing dataset folder) keeps the old configuration running as it was."""
         try:
-            new = load_config(self.config_path or self.cfg.source)
-        except ConfigError as exc:
-            log.error("reload_refused", key=exc.key, reason=exc.reason)
+            new, runtimes = self._prepare_reload()
+        except Exception as exc:  # noqa: BLE001 - a reload must never end the daemon
+            log.error("reload_refused", key=getattr(exc, "key", None),
+                      reason=getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}",
+                      hint="the previous configuration stays in force")
             return
-        if new.paths != self.cfg.paths:
-            log.warning("reload_paths_ignored", hint="changes under [paths] need a restart")
-            new = dataclasses.replace(new, paths=self.cfg.paths)
         self.runner.drain(deadline_s=time.monotonic() + new.executor.shutdown_grace_s)
+        for rt in runtimes.values():  # the drain committed samples the split counts must include
+            rt.splits = SplitAssigner.load(self.catalog, rt.dataset_id, rt.settings)
         self.cfg = new
         self.runner.cfg = new
-        self.runner.datasets = self._runtimes(new)
+        self.runner.datasets = runtimes
         self.runner.accepting = True
         self.settle.settle_s = new.watch.settle_s
         from kellyd.log import configure_logging
@@ -219,10 +342,26 @@ class Daemon:
         self._start_scan()
         log.info("config_reloaded", datasets=sorted(self.runner.datasets))
 
+    def _prepare_reload(self):
+        """The new config and its dataset runtimes, built while the old ones still run."""
+        from kellyd.schedule import job_commands, trigger_for
+
+        new = load_config(self.config_path or self.cfg.source)
+        if new.paths != self.cfg.paths:
+            log.warning("reload_paths_ignored", hint="changes under [paths] need a restart")
+            new = dataclasses.replace(new, paths=self.cfg.paths)
+        for job_id, job in job_commands(new).items():
+            try:
+                trigger_for(job.schedule)
+            except ValueError as exc:
+                raise ConfigError(f"schedule.{job_id}", str(exc)) from None
+        return new, self._runtimes(new, reloading=True)
+
     # -- shutdown ------------------------------------------------------------------------
 
     def shutdown(self) -> None:
         log.info("daemon_stopping")
+        self.notifier.stopping()
         self.watcher.stop()
         self.scheduler.shutdown()
         self.runner.drain(deadline_s=time.monotonic() + self.cfg.executor.shutdown_grace_s)
@@ -231,6 +370,7 @@ class Daemon:
         if self._scan_thread is not None:
             self._scan_thread.join(timeout=2.0)
         self.catalog.close()
+        self.datasets_lock.release()
         self.lock.release()
         log.info("daemon_stopped", processed=self.runner.counters.processed,
                  quarantined=self.runner.counters.quarantined)
@@ -238,6 +378,12 @@ class Daemon:
     def run(self) -> None:
         self.initialize()
         try:
-            self.loop()
+            while True:
+                try:
+                    self.loop()
+                    break
+                except Exception:  # one bad iteration never ends the daemon (KeyboardInterrupt/SystemExit do)
+                    log.exception("loop_error")
+                    self.stop_requested.wait(LOOP_ERROR_PAUSE_S)
         finally:
             self.shutdown()

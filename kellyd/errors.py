@@ -44,3 +44,13 @@ class ConfigError(KellydError):
 
 class AlreadyRunning(KellydError):
     """Another daemon holds the state folder's lock."""
+
+
+class MissingExtra(KellydError):
+    """A command needs an optional part of kellyd that is not installed (`pip install 'kellyd[EXTRA]'`)."""
+
+    def __init__(self, extra: str, module: str, purpose: str, hint: str = "") -> None:
+        super().__init__(f"{purpose} needs {module}, which the kellyd[{extra}] extra installs and is missing here: "
+                         f"pip install 'kellyd[{extra}]'" + (f" ({hint})" if hint else ""))
+        self.extra = extra
+        self.module = module

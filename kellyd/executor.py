@@ -9,28 +9,91 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
+import signal
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
 from kellyd.config import Config
-from kellyd.errors import ConfigError
+from kellyd.errors import ConfigError, TemporaryFailure
+from kellyd.worker_board import WorkerBoard
 
 WORKER_NICE = 5
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def worker_init(state_dir: str, log_format: str, log_level: str) -> None:
-    """Run once in each worker process."""
+_board = None  # this worker's WorkerBoard, and its row (= its numba cache folder's slot)
+_slot = -1
+_cache_folder: Path | None = None
+
+
+def worker_init(state_dir: str, log_format: str, log_level: str, board_array=None) -> None:
+    """Run once in each worker process: claim a numba cache folder of its own, join the board."""
+    global _board, _slot, _cache_folder
+    # Ctrl-C in a terminal signals the whole process group. The daemon decides when its
+    # workers stop (it drains, then shuts the pool down); a worker must not die of it with a
+    # KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         os.nice(WORKER_NICE)
     except OSError:
         pass
     from kellyd.log import configure_logging
-    from kellyd.music.audio_numba import configure_numba_cache
-
-    configure_numba_cache(Path(state_dir))
+    from kellyd.music.audio_numba import cache_root, claim_worker_cache, holds_compiled_code
 
     configure_logging(log_format, log_level)
+    _slot, _cache_folder = claim_worker_cache(cache_root(state_dir))
+    if board_array is not None:
+        from kellyd.worker_board import WorkerBoard
+
+        _board = WorkerBoard(board_array)
+        _board.register(_slot, pid=os.getpid(), cache_warm=holds_compiled_code(_cache_folder))
+
+
+class CacheHealing:
+    """Runs a handler; if numba fails to read this worker's cache, sets the folder aside and runs
+    the step once more (numba then compiles afresh). The step is not blamed on the file."""
+
+    def __init__(self, handler) -> None:
+        self.handler = handler
+        self.name = handler.name
+        self.version = handler.version
+
+    def __call__(self, sample):
+        from kellyd.music.audio_numba import is_cache_failure, set_aside
+
+        try:
+            return self.handler(sample)
+        except Exception as exc:
+            if _cache_folder is None or not is_cache_failure(exc):
+                raise
+            aside = set_aside(_cache_folder, now_s=time.time())
+            import structlog
+
+            structlog.get_logger("kellyd.worker").warning(
+                "numba_cache_set_aside", reason=f"{type(exc).__name__}: {exc}"[:300], folder=str(_cache_folder),
+                moved_to=str(aside), pid=os.getpid())
+            if _board is not None:
+                _board.cache_healed(_slot)
+        try:
+            return self.handler(sample)
+        except Exception as exc:
+            if is_cache_failure(exc):
+                raise TemporaryFailure(f"numba cache still unreadable after a rebuild: {type(exc).__name__}") from None
+            raise
+
+
+def run_job(handler, sample, job_id: int):
+    """The task a worker runs: one step of one job, marked on the board while it runs."""
+    from kellyd.outcome import run_step
+
+    if _board is not None:
+        _board.started(_slot, job_id)
+    try:
+        return run_step(CacheHealing(handler), sample)
+    finally:
+        if _board is not None:
+            _board.finished(_slot)
 
 
 def make_executor(cfg: Config, *, workers: int | None = None) -> Executor:
@@ -47,17 +110,42 @@ def make_executor(cfg: Config, *, workers: int | None = None) -> Executor:
     for name in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
     log_format = "json" if cfg.logging.format == "auto" else cfg.logging.format
-    return ProcessPoolExecutor(
-        max_workers=workers or cfg.workers,
-        mp_context=multiprocessing.get_context("forkserver"),
+    context = multiprocessing.get_context("forkserver")
+    max_workers = workers or cfg.workers
+    # Rows for every folder slot a worker can claim: a replacement pool starts while old
+    # folders' locks may still be held for a moment.
+    board = WorkerBoard.create(context, max_workers * 2 + 2)
+    executor = ProcessPoolExecutor(
+        max_workers=max_workers,
+        mp_context=context,
         initializer=worker_init,
-        initargs=(str(cfg.paths.state), log_format, cfg.logging.level),
+        initargs=(str(cfg.paths.state), log_format, cfg.logging.level, board.array),
     )
+    executor.kellyd_board = board
+    return executor
 
 
-def terminate_workers(executor: Executor) -> None:
-    """Stop a process pool now, killing tasks still running (they resume from the catalog)."""
+def board_of(executor: Executor) -> WorkerBoard | None:
+    return getattr(executor, "kellyd_board", None)
+
+
+def submit_job(executor: Executor, handler, sample, job_id: int):
+    """Submit one step; a pool with a board runs it through `run_job` so the board shows it."""
+    if board_of(executor) is not None:
+        return executor.submit(run_job, handler, sample, job_id)
+    from kellyd.outcome import run_step
+
+    return executor.submit(run_step, handler, sample)
+
+
+def terminate_workers(executor: Executor) -> dict[int, int | None]:
+    """Stop a process pool now, killing tasks still running (they resume from the catalog).
+
+    Returns each worker's exit code by pid (negative: the signal that ended it), read before
+    this function terminates the survivors, so a worker that crashed shows its own signal.
+    """
     processes = dict(getattr(executor, "_processes", None) or {})  # ProcessPoolExecutor internals
+    exit_codes = {pid: proc.exitcode for pid, proc in processes.items()}
     executor.shutdown(wait=False, cancel_futures=True)
     for proc in processes.values():
         if proc.is_alive():
@@ -67,6 +155,7 @@ def terminate_workers(executor: Executor) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join(timeout=1.0)
+    return exit_codes
 
 
 def warm_worker() -> int:

@@ -6,14 +6,20 @@ their own read connection, and are debounced: a file after a quiet spell is
 exported at once, a burst of files rewrites the manifest at most every `debounce_s`. The pause between two manifest writes grows with the time the
 last one took (`max_busy_share`), so at 100,000 samples exporting never takes
 more than that share of the daemon's time, and per-file cost stays flat.
+
+The manifest's head records the catalog state it shows (`catalog_state`: sample
+count and newest change), so start-up can tell in one query whether a kill
+left it behind the catalog (`out_of_date`) and export again what changed since.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -22,11 +28,35 @@ import structlog
 
 from kellyd.atomic import atomic_write_bytes
 from kellyd.catalog import Catalog
+from kellyd.diskspace import is_disk_full
 from kellyd.splits import write_split_files
 
 log = structlog.get_logger("kellyd.export")
 
 GATHER_S = 0.05
+DISK_FULL_RETRY_S = 5.0
+HEAD_BYTES = 4096
+_SAMPLES_KEY = ', "samples": ['
+
+
+def catalog_state(catalog: Catalog, dataset_id: str) -> dict:
+    """What the manifest must show: the sample count and the newest change (any write to a sample moves it)."""
+    count, changed_at = catalog.db.execute("SELECT COUNT(*), MAX(updated_at) FROM samples WHERE dataset_id = ?",
+                                           (dataset_id,)).fetchone()
+    return {"samples": count, "changed_at": changed_at}
+
+
+@contextmanager
+def _snapshot(catalog: Catalog):
+    """One read transaction, so the head's catalog state and the rows agree."""
+    if catalog.db.in_transaction:
+        yield
+        return
+    catalog.db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        catalog.db.execute("COMMIT")
 
 
 def write_manifest(catalog: Catalog, dataset_id: str, root: Path, *, now: datetime | None = None) -> int:
@@ -36,15 +66,55 @@ def write_manifest(catalog: Catalog, dataset_id: str, root: Path, *, now: dateti
 
     def chunks():
         nonlocal count
-        head = {"dataset_id": dataset_id, "updated_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-        yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "samples": [').encode("utf-8")
+        head = {"dataset_id": dataset_id, "updated_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "catalog_state": catalog_state(catalog, dataset_id)}
+        yield (json.dumps(head, ensure_ascii=False)[:-1] + _SAMPLES_KEY).encode("utf-8")
         for i, row in enumerate(catalog.manifest_rows(dataset_id)):
             yield (("\n  " if i == 0 else ",\n  ") + row).encode("utf-8")
             count += 1
         yield b"\n]}\n"
 
-    atomic_write_bytes(root / "manifest.json", chunks())
+    with _snapshot(catalog):
+        atomic_write_bytes(root / "manifest.json", chunks())
     return count
+
+
+def manifest_head(path: Path) -> dict | None:
+    """The manifest's fields before its samples, read from its first bytes; None if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(HEAD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    cut = start.find(_SAMPLES_KEY)
+    try:
+        return json.loads(start[:cut] + "}") if cut > 0 else None
+    except ValueError:
+        return None
+
+
+def out_of_date(catalog: Catalog, dataset_id: str, root: Path) -> set[str] | None:
+    """None when `manifest.json` shows the catalog as it is; else the samples whose annotation files
+    must be written again (changed since the manifest, or gone from the catalog)."""
+    state = catalog_state(catalog, dataset_id)
+    head = manifest_head(root / "manifest.json")
+    shown = head.get("catalog_state") if head else None
+    if shown == state or (head is None and state["samples"] == 0):
+        return None
+    since = shown.get("changed_at") if isinstance(shown, dict) else None
+    query, args = "SELECT sample_id FROM samples WHERE dataset_id = ?", (dataset_id,)
+    if isinstance(since, (int, float)):
+        query, args = query + " AND updated_at > ?", (dataset_id, since)
+    changed = {r[0] for r in catalog.db.execute(query, args)}
+    try:
+        annotated = {name[:-5] for name in os.listdir(root / "annotations") if name.endswith(".json")}
+    except OSError:
+        annotated = set()
+    if annotated:
+        alive = {r[0] for r in catalog.db.execute("SELECT sample_id FROM samples WHERE dataset_id = ?",
+                                                  (dataset_id,))}
+        changed |= annotated - alive
+    return changed
 
 
 def write_annotation(catalog: Catalog, dataset_id: str, sample_id: str, root: Path) -> None:
@@ -74,6 +144,8 @@ class Exporter:
         self._idle.set()
         self._thread: threading.Thread | None = None
         self.manifest_writes = 0
+        self._disk_full_logged = False
+        self._shown: dict[str, float | None] = {}  # per dataset: the newest change the last manifest showed
 
     def mark(self, dataset_id: str, sample_ids=()) -> None:
         with self._lock:
@@ -114,23 +186,48 @@ class Exporter:
         """Write everything dirty now; return the pause owed before the next write."""
         dirty = self._take()
         started = time.monotonic()
+        disk_full = False
         for dataset_id, sample_ids in dirty.items():
             root = self.dataset_root(dataset_id)
             try:
-                for sample_id in sample_ids:
-                    write_annotation(catalog, dataset_id, sample_id, root)
-                count = write_manifest(catalog, dataset_id, root)
-                write_split_files(root, catalog.split_assignments(dataset_id))
+                # One read snapshot for the annotation files, the manifest and the splits, so that every
+                # sample the manifest lists has its annotation file written from the same rows; samples
+                # committed since the last manifest are written even if their mark has not arrived yet.
+                with _snapshot(catalog):
+                    for sample_id in sample_ids | self._changed_since_shown(catalog, dataset_id, root):
+                        write_annotation(catalog, dataset_id, sample_id, root)
+                    self._shown[dataset_id] = catalog_state(catalog, dataset_id)["changed_at"]
+                    count = write_manifest(catalog, dataset_id, root)
+                    write_split_files(root, catalog.split_assignments(dataset_id))
                 self.manifest_writes += 1
                 log.debug("manifest_written", dataset=dataset_id, samples=count)
             except OSError as exc:
-                log.error("export_failed", dataset=dataset_id, error=str(exc))
+                disk_full = disk_full or is_disk_full(exc)
+                if not (is_disk_full(exc) and self._disk_full_logged):  # once per full spell, not every retry
+                    log.error("export_failed", dataset=dataset_id, error=str(exc), retry="when space returns"
+                              if is_disk_full(exc) else "at the next change")
                 self.mark(dataset_id, sample_ids)
+        self._disk_full_logged = disk_full
         with self._lock:
             if not self._dirty:
                 self._idle.set()
         took_s = time.monotonic() - started
+        if disk_full:
+            return DISK_FULL_RETRY_S
         return took_s / self.max_busy_share - took_s if dirty else 0.0
+
+    def _changed_since_shown(self, catalog: Catalog, dataset_id: str, root: Path) -> set[str]:
+        """Samples changed at or after the newest change the last manifest showed (empty when unknown)."""
+        if dataset_id not in self._shown:
+            head = manifest_head(root / "manifest.json")
+            state = head.get("catalog_state") if head else None
+            self._shown[dataset_id] = state.get("changed_at") if isinstance(state, dict) else None
+        since = self._shown[dataset_id]
+        if not isinstance(since, (int, float)):
+            return set()
+        rows = catalog.db.execute("SELECT sample_id FROM samples WHERE dataset_id = ? AND updated_at >= ?",
+                                  (dataset_id, since))
+        return {r[0] for r in rows}
 
     def wait_idle(self, timeout_s: float) -> bool:
         return self._idle.wait(timeout_s)

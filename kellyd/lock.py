@@ -1,4 +1,9 @@
-"""One daemon per state folder: an exclusive lock on `<state>/kellyd.lock`."""
+"""One daemon per state folder and per datasets folder: exclusive locks on
+`<state>/kellyd.lock` and `<datasets>/.kellyd.lock`.
+
+The second lock stops two daemons with different state folders from sharing one
+datasets folder, where each would take the other's temporary files for stale
+leftovers and delete them."""
 
 from __future__ import annotations
 
@@ -9,9 +14,13 @@ from pathlib import Path
 from kellyd.errors import AlreadyRunning
 
 LOCK_NAME = "kellyd.lock"
+DATASETS_LOCK_NAME = ".kellyd.lock"
 
 
 class StateLock:
+    what = "state folder"
+    hint = "stop it first (or point --config at another state folder)"
+
     def __init__(self, state_dir: Path) -> None:
         self.path = Path(state_dir) / LOCK_NAME
         self._fd: int | None = None
@@ -24,8 +33,8 @@ class StateLock:
         except BlockingIOError:
             holder = os.read(fd, 200).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise AlreadyRunning(f"another kellyd ({holder}) is using the state folder {self.path.parent}; "
-                                 "stop it first (or point --config at another state folder)") from None
+            raise AlreadyRunning(f"another kellyd ({holder}) is using the {self.what} {self.path.parent}; "
+                                 f"{self.hint}") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}, {purpose}".encode())
         self._fd = fd
@@ -34,6 +43,17 @@ class StateLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+class DatasetsLock(StateLock):
+    """The same lock on the datasets folder; `purpose` should name the holder's state folder."""
+
+    what = "datasets folder"
+    hint = "two daemons must not share a datasets folder: stop it, or give this one its own [paths] datasets"
+
+    def __init__(self, datasets_dir: Path) -> None:
+        self.path = Path(datasets_dir) / DATASETS_LOCK_NAME
+        self._fd = None
 
 
 def lock_holder(state_dir: Path) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import time
 import traceback
@@ -10,6 +11,7 @@ from typing import Literal
 
 import structlog
 
+from kellyd.diskspace import is_disk_full
 from kellyd.handlers.base import Handler, StepResult
 from kellyd.errors import InvalidInput, TemporaryFailure
 from kellyd.sample import Sample
@@ -26,12 +28,16 @@ class StepOutcome:
     reason: str = ""
     retry_after_s: float | None = None
     elapsed_s: float = 0.0
+    # The step failed for lack of disk space: it waits for space, uncounted, never quarantined.
+    disk_full: bool = False
 
 
 def outcome_for(exc: BaseException) -> StepOutcome:
     """Map an exception raised by a handler to exactly one outcome."""
     if isinstance(exc, InvalidInput):
         return StepOutcome("invalid", reason=exc.reason)
+    if is_disk_full(exc):
+        return StepOutcome("retry", reason=f"disk full: {type(exc).__name__}: {exc}", disk_full=True)
     if isinstance(exc, TemporaryFailure):
         return StepOutcome("retry", reason=exc.reason, retry_after_s=exc.retry_after_s)
     if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
@@ -57,8 +63,7 @@ def run_step(handler: Handler, sample: Sample) -> StepOutcome:
         if outcome.status == "error":
             structlog.get_logger("kellyd.worker").error("handler_failed", reason=outcome.reason,
                                                         traceback=traceback.format_exc(limit=6))
-        return StepOutcome(outcome.status, None, outcome.reason, outcome.retry_after_s,
-                           time.perf_counter() - started)
+        return dataclasses.replace(outcome, result=None, elapsed_s=time.perf_counter() - started)
     finally:
         structlog.contextvars.clear_contextvars()
     return StepOutcome("ok", result, elapsed_s=time.perf_counter() - started)

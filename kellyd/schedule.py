@@ -112,6 +112,13 @@ class DaemonScheduler:
         self._record(job_id, started, status, detail)
 
     def _record(self, job_id: str, started: float, status: str, detail: str) -> None:
+        from kellyd.freesound.credentials import register_credentials
+        from kellyd.freesound.redact import scrub_text
+
+        # The detail is a command's output, stored and shown by `kellyd status`: it never keeps a
+        # credential, even one the command printed (the daemon learns the values to scrub here).
+        register_credentials(self.cfg.freesound)
+        detail = scrub_text(detail)
         catalog = Catalog(self.cfg.catalog_path)
         try:
             with catalog.transaction():

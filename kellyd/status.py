@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from kellyd.lock import lock_holder
+from kellyd.status_work import collect_work, render_work
 
 
 def _iso(ts: float | None) -> str | None:
@@ -22,6 +24,10 @@ def collect_status(catalog_path: Path, state_dir: Path) -> dict:
     status: dict = {"daemon": lock_holder(state_dir), "catalog": str(catalog_path)}
     if not catalog_path.exists():
         return {**status, "queue": 0, "datasets": {}, "quarantined": 0, "schedule": {}, "note": "no catalog yet"}
+    from kellyd.rebuild import catalog_problem, unusable_message
+
+    if (problem := catalog_problem(catalog_path, thorough=False)) is not None:
+        return {**status, "catalog_error": unusable_message(catalog_path, problem)}
     db = sqlite3.connect(f"file:{catalog_path}?mode=ro", uri=True)
     db.execute("PRAGMA busy_timeout=5000")
     try:
@@ -43,6 +49,7 @@ def collect_status(catalog_path: Path, state_dir: Path) -> dict:
             {"dataset": ds, "file": Path(q).name, "handler": h, "reason": r, "at": _iso(at)}
             for ds, q, h, r, at in db.execute("SELECT dataset_id, quarantine_path, handler, reason, at FROM quarantine"
                                               " ORDER BY at DESC LIMIT 5")]
+        status["work"] = collect_work(db, now=time.time(), daemon_running=bool(status["daemon"]))
         status["schedule"] = {
             job: {"last_run": _iso(last), "last_status": st, "next_run": _iso(nxt), "detail": detail}
             for job, last, st, detail, nxt in db.execute(
@@ -53,12 +60,15 @@ def collect_status(catalog_path: Path, state_dir: Path) -> dict:
 
 
 def render_status(status: dict) -> str:
+    if status.get("catalog_error"):
+        return f"daemon: {status['daemon'] or 'not running'}\ncatalog: {status['catalog_error']}"
     lines = [f"daemon: {status['daemon'] or 'not running'}",
              f"queue: {status.get('queue', 0)} pending ({status.get('retrying', 0)} waiting to retry)"]
     for ds, d in sorted(status.get("datasets", {}).items()):
         splits = ", ".join(f"{k} {v}" for k, v in sorted(d["splits"].items()))
         lines.append(f"dataset {ds}: {d['samples']} samples ({d['derived']} derived; {splits}); "
                      f"{d['quarantined']} quarantined")
+    lines.extend(render_work(status.get("work") or {}))
     lines.append(f"quarantined files: {status.get('quarantined', 0)}")
     for q in status.get("recent_quarantine", []):
         lines.append(f"  {q['at']} {q['dataset']}/{q['file']} [{q['handler']}]: {q['reason']}")

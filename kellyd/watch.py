@@ -10,6 +10,7 @@ asks for a reconcile scan. The scan makes any lost event harmless.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import warnings
 from collections import deque
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.polling import PollingObserverVFS
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class _Recorder(FileSystemEventHandler):
             if kind in ("deleted", "opened", "closed_no_write"):
                 return
             target = event.dest_path if kind == "moved" else event.src_path
-            path = target.decode() if isinstance(target, bytes) else str(target)
+            path = os.fsdecode(target)  # bytes that are not UTF-8 survive as surrogates; the path policy refuses them
             if event.is_directory:
                 if kind in ("created", "moved"):
                     self.queue.put(Change(path, is_directory=True))
@@ -110,7 +111,9 @@ class Watcher:
         self._observer.start()
 
     def _new_observer(self):
-        observer = PollingObserver(timeout=self.poll_interval_s) if self.polling else Observer()
+        # lstat: the polling snapshot must not walk into a linked folder (or a loop) any more than inotify does.
+        observer = (PollingObserverVFS(os.lstat, os.scandir, polling_interval=self.poll_interval_s) if self.polling
+                    else Observer())
         observer.daemon = True
         handler = _Recorder(self.queue)
         for root in self.roots:

@@ -1,4 +1,5 @@
-"""Shared fixtures: where the real data lives, and a guard against leaked threads and processes."""
+"""Shared fixtures: the real-music test corpus, and guards against leaked threads and processes
+and against reading the full corpus beside the repository (tests/corpus_guard.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REALDATA = REPO_ROOT.parent / "shared" / "realdata"
+CORPUS = Path(__file__).resolve().parent / "corpus"
+
+pytest_plugins = ["tests.corpus_guard"]
 
 
 @pytest.fixture(scope="session")
-def realdata() -> Path:
-    """The read-only real music corpus; tests copy what they need into tmp_path."""
-    if not REALDATA.is_dir():
-        pytest.fail(f"real data corpus not found at {REALDATA}")
-    return REALDATA
+def corpus() -> Path:
+    """The small licence-clean corpus of real music in the repository (sources in corpus/LICENSES.md).
+
+    Read-only: tests copy what they need into tmp_path.
+    """
+    return CORPUS
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,8 @@ from kellyd.config import load_config
 from tests.daemon.harness import DaemonProcess, make_tree, run_cli
 
 
-def _drop(realdata, folder, n=6):
-    files = sorted(realdata.glob("groove_midi/drummer1/session1/*.mid"))[:n]
+def _drop(corpus, folder, n=6):
+    files = sorted(corpus.glob("groove_midi/drummer1/session1/*.mid"))[:n]
     for i, src in enumerate(files):
         dst = folder / ("swing" if i % 2 else "straight") / src.name
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -22,10 +22,10 @@ def _drop(realdata, folder, n=6):
     return files
 
 
-def test_import_folder_copies_with_labels_from_subfolders(tmp_path, realdata):
+def test_import_folder_copies_with_labels_from_subfolders(tmp_path, corpus):
     tree = make_tree(tmp_path / "t")
     src = tmp_path / "mine"
-    files = _drop(realdata, src)
+    files = _drop(corpus, src)
     shutil.copyfile(files[0], src / "straight" / "again.mid")
     proc = run_cli(tree, "import", str(src), "--dataset", "mix")
     assert proc.returncode == 0, proc.stderr
@@ -38,10 +38,10 @@ def test_import_folder_copies_with_labels_from_subfolders(tmp_path, realdata):
     assert len(list(src.rglob("*.mid"))) == 7, "import copies unless --move"
 
 
-def test_import_is_refused_while_the_daemon_runs(tmp_path, realdata):
+def test_import_is_refused_while_the_daemon_runs(tmp_path, corpus):
     tree = make_tree(tmp_path / "t")
     src = tmp_path / "mine"
-    _drop(realdata, src, 1)
+    _drop(corpus, src, 1)
     daemon = DaemonProcess(tree)
     try:
         daemon.wait_started()
@@ -57,7 +57,7 @@ def test_unknown_dataset_is_named(tmp_path):
     assert proc.returncode == 2 and "unknown dataset 'nope'" in proc.stderr
 
 
-def test_dataset_create_lays_out_the_tree_and_the_daemon_routes_to_it(tmp_path, realdata):
+def test_dataset_create_lays_out_the_tree_and_the_daemon_routes_to_it(tmp_path, corpus):
     tree = make_tree(tmp_path / "t")
     proc = run_cli(tree, "dataset", "create", "grooves", "--target-model", "GroovePredictor")
     assert proc.returncode == 0, proc.stderr
@@ -66,7 +66,7 @@ def test_dataset_create_lays_out_the_tree_and_the_daemon_routes_to_it(tmp_path, 
         assert (root / sub).is_dir()
     assert json.loads((root / "config.json").read_text())["target_model"] == "GroovePredictor"
     src = tmp_path / "mine"
-    _drop(realdata, src, 2)
+    _drop(corpus, src, 2)
     assert run_cli(tree, "import", str(src), "--dataset", "grooves").returncode == 0
     samples = tree.manifest_samples("grooves")
     originals = {s["sample_id"]: s for s in samples if s["parent_id"] is None}
@@ -75,9 +75,9 @@ def test_dataset_create_lays_out_the_tree_and_the_daemon_routes_to_it(tmp_path, 
         assert originals[child["parent_id"]]["split"] == child["split"] == "train"
 
 
-def test_a_version_bump_recomputes_that_step(tmp_path, realdata, monkeypatch):
+def test_a_version_bump_recomputes_that_step(tmp_path, corpus, monkeypatch):
     tree = make_tree(tmp_path / "t")
-    _drop(realdata, tmp_path / "mine", 3)
+    _drop(corpus, tmp_path / "mine", 3)
     assert run_cli(tree, "import", str(tmp_path / "mine"), "--dataset", "mix").returncode == 0
     cfg = load_config(tree.config)
     monkeypatch.setattr(Annotate, "version", 2)
@@ -113,11 +113,11 @@ def test_synthesize_refuses_bad_parameters_before_writing(tmp_path):
     assert not (tree.datasets / "emo" / "raw" / "synthetic" / "emotion").exists()
 
 
-def test_pipeline_imports_augments_splits_and_validates(tmp_path, realdata):
+def test_pipeline_imports_augments_splits_and_validates(tmp_path, corpus):
     datasets = {"g": {"target_model": "GroovePredictor", "chain": ["import", "annotate", "features", "augment"],
                       "multiplier": 1}}
     tree = make_tree(tmp_path / "t", datasets=datasets)
-    _drop(realdata, tmp_path / "mine", 8)
+    _drop(corpus, tmp_path / "mine", 8)
     proc = run_cli(tree, "pipeline", "--dataset", "g", "--import-dir", str(tmp_path / "mine"), "--all",
                    "--multiplier", "2", "--quiet")
     assert proc.returncode == 0, proc.stderr
@@ -145,9 +145,9 @@ def test_synthesize_fill_to_target_writes_what_the_classes_lack(tmp_path):
     assert json.loads(second.stdout)["added"] == 5, "a later fill writes new pieces, not the same ones"
 
 
-def test_an_import_places_its_batch_the_same_way_whatever_order_the_workers_finish(tmp_path, realdata):
+def test_an_import_places_its_batch_the_same_way_whatever_order_the_workers_finish(tmp_path, corpus):
     source = tmp_path / "mine"
-    _drop(realdata, source, 24)
+    _drop(corpus, source, 24)
     splits = []
     for name in ("one", "two"):
         tree = make_tree(tmp_path / name, datasets={"g": {"target_model": "GroovePredictor",

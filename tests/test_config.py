@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def base(tmp_path: Path) -> dict:
     for d in ("inbox", "datasets"):
         (tmp_path / d).mkdir(exist_ok=True)
+    (tmp_path / "a-file").write_text("not a folder")
     return {"paths": {"inbox": "inbox", "datasets": "datasets", "state": "state", "staging": str(tmp_path / "st")},
             "datasets": {"emo": {"target_model": "EmotionRecognizer", "chain": ["import", "annotate"]}},
             "freesound": {"dataset": "emo"}}
@@ -53,7 +54,8 @@ def with_change(cfg: dict, dotted: str, value) -> dict:
     ("datasets.emo.group_by", r"\d+", "named group"),
     ("datasets.emo.multiplier", 0, "must be at least 1"),
     ("datasets.emo.on_import", "teleport", "must be one of 'move' | 'copy'"),
-    ("paths.inbox", "missing-folder", "does not exist"),
+    ("paths.inbox", "a-file", "exists and is not a folder"),
+    ("paths.state", "a-file/state", "cannot be created"),
     ("freesound.dataset", "nope", "not configured"),
     ("colours", {"x": 1}, "unknown section"),
 ])

@@ -18,11 +18,11 @@ import errno
 import pytest
 
 
-def test_runner_works_on_a_thread_pool(tmp_path, realdata):
+def test_runner_works_on_a_thread_pool(tmp_path, corpus):
     tree = make_tree(tmp_path)
     cfg = load_config(tree.config)
     catalog = Catalog(cfg.catalog_path)
-    files = sorted(realdata.glob("groove_midi/drummer1/session1/*.mid"))[:4]
+    files = sorted(corpus.glob("groove_midi/drummer1/session1/*.mid"))[:4]
     new = []
     for src in files:
         dst = tmp_path / "in" / "swing" / src.name
@@ -89,7 +89,7 @@ def test_manifest_export_is_valid_json_and_atomic(tmp_path):
     catalog.close()
 
 
-def test_a_worker_that_dies_costs_one_file_not_the_runner(tmp_path, realdata, monkeypatch):
+def test_a_worker_that_dies_costs_one_file_not_the_runner(tmp_path, corpus, monkeypatch):
     from kellyd.handlers import registry
     from kellyd.executor import make_executor
 
@@ -98,7 +98,7 @@ def test_a_worker_that_dies_costs_one_file_not_the_runner(tmp_path, realdata, mo
     tree = make_tree(tmp_path, datasets=datasets, extra={"executor": {"max_attempts": 2}})
     cfg = load_config(tree.config)
     catalog = Catalog(cfg.catalog_path)
-    files = sorted(realdata.glob("groove_midi/drummer1/session1/*.mid"))[:3]
+    files = sorted(corpus.glob("groove_midi/drummer1/session1/*.mid"))[:3]
     new = []
     for i, src in enumerate(files):
         dst = tmp_path / "in" / ("crash.mid" if i == 0 else f"ok{i}.mid")
@@ -124,7 +124,7 @@ def test_a_worker_that_dies_costs_one_file_not_the_runner(tmp_path, realdata, mo
         catalog.close()
 
 
-def test_a_duplicate_name_survives_the_original_s_later_steps(tmp_path, realdata):
+def test_a_duplicate_name_survives_the_original_s_later_steps(tmp_path, corpus):
     """The same bytes under a second name arrive while the first copy's annotate step runs: the
     step's result must not overwrite the name the duplicate added."""
     from kellyd.outcome import run_step
@@ -132,7 +132,7 @@ def test_a_duplicate_name_survives_the_original_s_later_steps(tmp_path, realdata
     tree = make_tree(tmp_path)
     cfg = load_config(tree.config)
     catalog = Catalog(cfg.catalog_path)
-    src = sorted(realdata.glob("groove_midi/drummer1/session1/*.mid"))[0]
+    src = sorted(corpus.glob("groove_midi/drummer1/session1/*.mid"))[0]
     paths = []
     for name in ("a.mid", "a copy.mid"):
         dst = tmp_path / "in" / "happy" / name

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 from kellyd.errors import ConfigError
 from kellyd.freesound.pull import run_pull
-from kellyd.freesound.redact import RedactingFilter, redact_secrets
+from kellyd.freesound.redact import RedactingFilter, redact_secrets, scrubbed_traceback
 from kellyd.freesound.report import PullReport
 from kellyd.freesound.settings import FreesoundSettings, parse_freesound_section
 
@@ -95,8 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    report = run_pull(settings, staging_root=args.staging.expanduser(), state_db=args.state_db.expanduser(),
-                      dry_run=args.dry_run, stop=stop)
+    try:
+        report = run_pull(settings, staging_root=args.staging.expanduser(), state_db=args.state_db.expanduser(),
+                          dry_run=args.dry_run, stop=stop)
+    except Exception:  # noqa: BLE001 - printed, scrubbed of the key the pull holds
+        print(scrubbed_traceback(), file=sys.stderr)
+        return EXIT_STOPPED
     _print(report, args.json)
     return {"completed": EXIT_OK, "stopped": EXIT_STOPPED, "skipped": EXIT_SKIPPED}[report.outcome]
 

@@ -202,11 +202,25 @@ class FreesoundClient:
                 )
             wait = max(daily_s, ratelimit.minute_wait_s(self._times, now_s, self._limits))
             if wait <= 0.0:
-                break
+                return
             self._wait(wait)
-        self._times = ratelimit.record(self._times, now_s)
-        self._ledger.record_request(now_s)
+
+    def _note_request(self) -> None:
+        # Counted when it ends: the server saw it at some moment since it was sent, so
+        # counting from the end keeps every 60 s window of arrivals within the limit.
+        done_s = self._clock.time()
+        self._times = ratelimit.record(self._times, done_s)
+        self._ledger.record_request(done_s)
         self.requests_made += 1
+
+    def _send(self, url: str, consume: Callable[[http.client.HTTPResponse], T], auth: Auth) -> T:
+        """One attempt, counted against the rate limit however it ends."""
+        request = self._request(url, auth)
+        try:
+            with self._opener.open(request, timeout=self._settings.timeout_s) as response:
+                return consume(response)
+        finally:
+            self._note_request()
 
     # one exchange, retried ---------------------------------------------------
 
@@ -235,8 +249,7 @@ class FreesoundClient:
             self._take_slot()
             retry_after_s: float | None = None
             try:
-                with self._opener.open(self._request(url, auth), timeout=self._settings.timeout_s) as response:
-                    return consume(response)
+                return self._send(url, consume, auth)
             except urllib.error.HTTPError as exc:
                 status = exc.code
                 retry_after_s = parse_retry_after_s(exc.headers.get("Retry-After"), self._clock.time())

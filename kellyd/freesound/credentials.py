@@ -19,12 +19,15 @@ from typing import Mapping
 
 import structlog
 
-from kellyd.freesound.redact import Secret
+from kellyd.freesound.redact import Secret, register_secret_parts
 from kellyd.freesound.settings import FreesoundSettings
 
 API_KEY_ENV = "FREESOUND_API_KEY"
 KEY_FILE_FIELD = "freesound_api_key"
 PLACEHOLDER_PREFIX = "YOUR_"
+# Freesound keys are 40 characters; the bounds only catch what cannot be a key at all.
+MIN_KEY_CHARS = 8
+MAX_KEY_CHARS = 256
 
 log = structlog.get_logger("kellyd.freesound")
 
@@ -36,6 +39,32 @@ class KeyLookup:
     key: Secret | None
     source: str
     problem: str = ""
+    invalid: bool = False  # a key was found but cannot be one (a configuration error, not "no key")
+
+
+def key_problem(value: str) -> str | None:
+    """Pure: why `value` (already stripped) cannot be a credential, or None. Never quotes the value.
+
+    A newline or control character would otherwise surface in an HTTP library's
+    error message, which quotes the header value (the key) in full.
+    """
+    if not MIN_KEY_CHARS <= len(value) <= MAX_KEY_CHARS:
+        return f"has {len(value)} characters (expected {MIN_KEY_CHARS} to {MAX_KEY_CHARS})"
+    for position, char in enumerate(value, start=1):
+        if char.isspace() or not char.isprintable() or not char.isascii():
+            what = "whitespace" if char.isspace() else "a control or non-ASCII character"
+            return f"holds {what} at character {position} (a key is one line of printable ASCII)"
+    return None
+
+
+def _checked(value: str, source: str) -> KeyLookup:
+    """The key wrapped in a Secret, or the reason it is unusable (naming `source`, never the value)."""
+    # Registered even when refused: a bad value must still be scrubbed wherever it shows up.
+    register_secret_parts(value)
+    problem = key_problem(value.strip())
+    if problem is not None:
+        return KeyLookup(None, source, f"the API key in {source} {problem}", invalid=True)
+    return KeyLookup(Secret(value), source)
 
 
 def _usable(value: object) -> bool:
@@ -70,7 +99,7 @@ def _read_key_file(path: Path) -> KeyLookup:
     value = data.get(KEY_FILE_FIELD) if isinstance(data, dict) else None
     if not _usable(value):
         return KeyLookup(None, source, f"the key file {path} has no usable {KEY_FILE_FIELD!r} (missing, empty or a placeholder)")
-    return KeyLookup(Secret(value), source)
+    return _checked(value, source)
 
 
 def load_api_key(settings: FreesoundSettings, environ: Mapping[str, str] | None = None) -> KeyLookup:
@@ -78,7 +107,7 @@ def load_api_key(settings: FreesoundSettings, environ: Mapping[str, str] | None 
     environ = os.environ if environ is None else environ
     from_env = environ.get(API_KEY_ENV, "")
     if _usable(from_env):
-        return KeyLookup(Secret(from_env), f"environment variable {API_KEY_ENV}")
+        return _checked(from_env, f"environment variable {API_KEY_ENV}")
     return _read_key_file(Path(settings.key_file).expanduser())
 
 
@@ -86,4 +115,28 @@ def load_oauth_token(settings: FreesoundSettings, environ: Mapping[str, str] | N
     """The OAuth2 access token for original downloads, or None when the variable is unset or a placeholder."""
     environ = os.environ if environ is None else environ
     value = environ.get(settings.oauth_token_env, "")
-    return Secret(value) if _usable(value) else None
+    if not _usable(value):
+        return None
+    register_secret_parts(value)
+    # A malformed token is as unusable as none; the reason names the variable, never the value.
+    if (problem := key_problem(value.strip())) is not None:
+        log.warning("freesound.oauth_token_unusable", variable=settings.oauth_token_env, problem=problem)
+        return None
+    return Secret(value)
+
+
+def register_credentials(settings: FreesoundSettings, environ: Mapping[str, str] | None = None) -> None:
+    """Make this process's scrubbers know the key and token `settings` point at, valid or not.
+
+    For a process that never uses them but stores or prints what a pull printed
+    (the daemon recording a scheduled pull's output).
+    """
+    environ = os.environ if environ is None else environ
+    register_secret_parts(environ.get(API_KEY_ENV, ""))
+    register_secret_parts(environ.get(settings.oauth_token_env, ""))
+    try:
+        data = json.loads(Path(settings.key_file).expanduser().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(data, dict) and isinstance(data.get(KEY_FILE_FIELD), str):
+        register_secret_parts(data[KEY_FILE_FIELD])

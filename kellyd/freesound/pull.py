@@ -209,6 +209,16 @@ class _Pull:
             size = fetch_to_staging(self.client, url=url, auth=auth, final_path=final_path,
                                     freesound_id=sound.freesound_id, max_bytes=remaining_bytes, sidecar=sidecar)
         except TooLarge as exc:
+            if exc.size_bytes > settings.max_bytes_per_combination:
+                # Larger than the whole budget: it can never fit, so it is skipped for good
+                # (the ledger remembers it) and the combination goes on with other sounds.
+                reason = (f"too large: {exc.size_bytes} bytes, over the whole budget of "
+                          f"{settings.max_bytes_per_combination} bytes (freesound.max_mb_per_combination)")
+                self.ledger.record_rejection(sound.freesound_id, emotion=tally.emotion, instrument=tally.instrument,
+                                             reason=reason, at=now_iso)
+                log.warning("freesound.rejected", freesound_id=sound.freesound_id, reason=reason)
+                tally.skipped["too large"] += 1
+                return 0
             log.info("freesound.over_budget", freesound_id=sound.freesound_id, size_bytes=exc.size_bytes,
                      remaining_bytes=remaining_bytes, emotion=tally.emotion, instrument=tally.instrument)
             return None
@@ -274,6 +284,11 @@ def run_pull(
     if not settings.enabled:
         return skipped("Freesound pulls are disabled (freesound.enabled = false)")
     key = load_api_key(settings, environ)
+    if key.invalid:
+        # A key that is there but malformed is a configuration error, not "no key": the pull fails.
+        log.error("freesound.key_invalid", problem=key.problem)
+        return PullReport(outcome="stopped", reason=f"unusable Freesound API key: {key.problem}", dry_run=dry_run,
+                          started_at=started_at, finished_at=iso_utc(clock.time()))
     if key.key is None:
         return skipped(f"no Freesound API key ({key.problem}); set it in {API_KEY_ENV} or in the key file "
                        f"as {{\"freesound_api_key\": \"...\"}}")

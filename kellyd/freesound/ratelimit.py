@@ -1,7 +1,10 @@
 """The request budget Freesound grants a key: N per minute and M per day.
 
 Pure functions over the sorted wall-clock times (epoch seconds) of the
-requests already made; `now_s` is passed in. The day is a rolling 24 hours,
+requests already made; `now_s` is passed in. The client records a request
+when its answer has come (or failed), not when it was sent: the server saw
+it at some moment in between, so counting from the end keeps any 60 s window
+of arrivals within the limit, whatever the latency. The day is a rolling 24 hours,
 which never exceeds a per-calendar-day quota however the server counts it.
 Times come from the wall clock because they outlive the process (the state db
 keeps them), so a restarted pull still respects the minute and the day.
@@ -15,6 +18,10 @@ from typing import Sequence
 
 MINUTE_S = 60.0
 DAY_S = 86_400.0
+# A request holds its minute slot a little longer than the minute: the server counts
+# arrival times, which the clocks and the server's own window edges blur by a fraction
+# of a second. (Latency is covered by the client recording a request when it ends.)
+MARGIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,12 +61,13 @@ def daily_wait_s(times_s: Sequence[float], now_s: float, limits: RateLimits) -> 
 
 
 def minute_wait_s(times_s: Sequence[float], now_s: float, limits: RateLimits) -> float:
-    """Seconds until the last minute has a free slot (a request holds one until `t + 60`)."""
+    """Seconds until the last minute has a free slot (a request holds one until `t + 60 + MARGIN_S`)."""
+    held_s = MINUTE_S + MARGIN_S
     window = prune(times_s, now_s)
-    in_minute = window[bisect.bisect_right(window, now_s - MINUTE_S):]
+    in_minute = window[bisect.bisect_right(window, now_s - held_s):]
     if len(in_minute) < limits.per_minute:
         return 0.0
-    return max(in_minute[len(in_minute) - limits.per_minute] + MINUTE_S - now_s, 0.0)
+    return max(in_minute[len(in_minute) - limits.per_minute] + held_s - now_s, 0.0)
 
 
 def wait_s(times_s: Sequence[float], now_s: float, limits: RateLimits) -> float:

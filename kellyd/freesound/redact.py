@@ -13,11 +13,15 @@ import hmac
 import logging
 import re
 import threading
+import traceback
 from typing import Any, Mapping, MutableMapping
 
 REDACTED = "[REDACTED]"
+# Field names whose value is a credential whatever it looks like. A bare `key` is not one:
+# kellyd logs config keys under that name (`reload_refused`), and hiding them hides the
+# problem; a secret logged under any name is still caught by its registered value.
 SENSITIVE_KEYS = frozenset({
-    "api_key", "apikey", "freesound_api_key", "key", "token", "access_token", "refresh_token",
+    "api_key", "apikey", "freesound_api_key", "token", "access_token", "refresh_token",
     "authorization", "password", "secret", "client_secret",
 })
 _MIN_SECRET_CHARS = 8  # shorter values would scrub ordinary words
@@ -35,6 +39,19 @@ def register_secret(value: str) -> None:
             _registered.add(value)
 
 
+def register_secret_parts(value: str) -> None:
+    """Register `value`, stripped, and each of its whitespace-separated parts.
+
+    For a value that may be malformed (a key with a newline): a library quoting
+    only the part before the newline must still be scrubbed.
+    """
+    if not isinstance(value, str):
+        return
+    register_secret(value.strip())
+    for part in value.split():
+        register_secret(part)
+
+
 def scrub_text(text: str) -> str:
     """`text` with every registered secret and every `Token x`/`Bearer x`/`token=x` value redacted."""
     with _lock:
@@ -43,6 +60,15 @@ def scrub_text(text: str) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     return _CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
+def scrubbed_traceback() -> str:
+    """The exception being handled, formatted as Python would print it, with secrets redacted.
+
+    For a command's last resort: an HTTP library's ValueError quotes the header
+    value it refused, which may be the key.
+    """
+    return scrub_text(traceback.format_exc()).rstrip()
 
 
 def scrub(value: Any) -> Any:

@@ -56,14 +56,16 @@ from kellyd.music.audio_spectral import (
     zero_crossing_rate,
 )
 from kellyd.music.audio_tempo import estimate_tempo, onset_envelope
+from kellyd.config import LimitsConfig
 from kellyd.music.extracted import Extracted
 
 SEGMENT_S = 5.0
 # Below this rate the mel bands and the chroma range (up to 5 kHz) no longer fit.
 MIN_ANALYSIS_SR_HZ = 8000
 # Only the start of longer files is analysed, so that a worker's memory stays bounded:
-# a 10-minute 44.1 kHz stereo file peaks at about 0.75 GB of resident memory.
-DEFAULT_MAX_DURATION_S = 600.0
+# a 10-minute 44.1 kHz stereo file peaks at about 0.75 GB of resident memory. The cap is
+# `limits.max_audio_analysis_s`; this default (for callers without a config) is the config's.
+DEFAULT_MAX_DURATION_S = LimitsConfig().max_audio_analysis_s
 CLIPPING_FLAG = "clipping"
 TRUNCATED_FLAG = "analysis_truncated"
 

@@ -32,6 +32,7 @@ __all__ = [
     "AudioInfo",
     "NativeAudio",
     "decode_audio",
+    "describe_start",
     "mix_to_mono",
     "probe_audio",
     "read_native",
@@ -92,6 +93,19 @@ class NativeAudio:
     @property
     def duration_s(self) -> float:
         return self.samples.shape[0] / self.info.sr_hz
+
+
+def describe_start(head: bytes) -> str:
+    """What a file's first bytes look like, for a refusal reason, without quoting more than a magic number.
+
+    Reasons go to `.error.json` and the log; the start of an arbitrary file may
+    be a password line or a key, so only its first 4 bytes (enough to tell a
+    format) and its general shape are shown.
+    """
+    if not head:
+        return "nothing"
+    shape = "text" if all(32 <= b < 127 or b in b"\t\r\n" for b in head) else "binary data"
+    return f"{shape} beginning {head[:4]!r}"
 
 
 def _libsndfile_reason(error: Exception) -> str:
@@ -162,7 +176,7 @@ def probe_audio(path: Path | str) -> AudioInfo:
             fmt = sniff_audio_format(f.read(HEAD_BYTES)) or fmt
         if fmt is None:
             raise InvalidInput(
-                f"not an audio file: the content starts with {head[:16]!r}, no WAV, AIFF, FLAC, Ogg "
+                f"not an audio file: the content is {describe_start(head)}, no WAV, AIFF, FLAC, Ogg "
                 f"or MP3 header (name {path.name!r})"
             )
         _check_not_truncated(f, fmt, file_bytes)

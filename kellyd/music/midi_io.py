@@ -13,26 +13,47 @@ from pathlib import Path
 import numpy as np
 import symusic
 
+from kellyd.config import LimitsConfig
 from kellyd.errors import InvalidInput
+from kellyd.limits import check_file_size, check_midi_duration, check_midi_notes, max_bytes_for
 from kellyd.music.notes import DEFAULT_TEMPO_BPM, Notes, Score, TempoMap, TimeSignature, Track
 
 MIDI_MAGIC = b"MThd"
 
 
-def read_score(path: Path | str) -> Score:
-    """Parse a MIDI file; raise `InvalidInput` with the reason if it is not one."""
+def read_score(path: Path | str, *, limits: LimitsConfig | None = None) -> Score:
+    """Parse a MIDI file; raise `InvalidInput` with the reason if it is not one.
+
+    With `limits`, at most `limits.max_midi_mb` (or `max_file_mb`) is read, the
+    note count is checked before the score is converted to arrays and the
+    duration after, so an oversized file costs no more memory than the limits allow.
+    """
     # Parse from bytes: symusic's path loader picks the format by file extension,
     # and kellyd detects the kind from content (a MIDI file may be named .wav).
-    return parse_midi_bytes(Path(path).read_bytes())
+    if limits is None:
+        return parse_midi_bytes(Path(path).read_bytes())
+    max_bytes, _ = max_bytes_for(limits, "midi")
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)  # one byte more tells a file that grew past the limit since its stat
+    check_file_size(len(data), limits, kind="midi")
+    return parse_midi_bytes(data, limits=limits)
 
 
-def parse_midi_bytes(data: bytes) -> Score:
+def parse_midi_bytes(data: bytes, *, limits: LimitsConfig | None = None) -> Score:
     if data[:4] != MIDI_MAGIC:
         raise InvalidInput(f"not a MIDI file: header is {data[:4]!r}, expected {MIDI_MAGIC!r}")
     try:
         # symusic raises RuntimeError/ValueError on bad data; the conversion can
         # still refuse what it let through (a note ending before it starts).
-        return score_from_symusic(symusic.Score.from_midi(data))
+        tick_score = symusic.Score.from_midi(data)
+        if limits is None:
+            return score_from_symusic(tick_score)
+        # The count is checked before the conversion allocates arrays per note; the
+        # duration needs the tempo map, so it is checked on the converted score.
+        check_midi_notes(tick_score.note_num(), limits)
+        score = score_from_symusic(tick_score)
+        check_midi_duration(score.duration_s, limits)
+        return score
     except InvalidInput:
         raise
     except Exception as exc:

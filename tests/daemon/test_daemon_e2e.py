@@ -18,14 +18,16 @@ from tests.daemon.harness import DaemonProcess, make_tree, run_cli, wait_for
 pytestmark = pytest.mark.slow
 
 GROOVE_GLOB = "groove_midi/drummer1/session1/*.mid"
+DAGSTUHL_WAV = ("audio_more/mirdata_dagstuhl_choirset/dagstuhl_choirset/audio_wav_22050_mono/"
+                "DCS_LI_QuartetB_Take04_Stereo_STM.wav")
 
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def groove_files(realdata: Path, n: int) -> list[Path]:
-    files = sorted(realdata.glob("groove_midi/**/*.mid"))
+def groove_files(corpus: Path, n: int) -> list[Path]:
+    files = sorted(corpus.glob("groove_midi/**/*.mid"))
     assert len(files) >= n
     return files[:n]
 
@@ -43,20 +45,20 @@ def catalog_sample_count(tree, dataset_id: str) -> int:
         db.close()
 
 
-def test_dropped_mix_lands_in_manifest_once_with_labels(tmp_path, realdata):
+def test_dropped_mix_lands_in_manifest_once_with_labels(tmp_path, corpus):
     tree = make_tree(tmp_path)
     daemon = DaemonProcess(tree)
     try:
         daemon.wait_started()
-        midi = groove_files(realdata, 4)
+        midi = groove_files(corpus, 4)
         drops = {
             "happy/a.mid": midi[0],
             "01-Sad/Grief/b.mid": midi[1],
             "Q2_calm/piano/c.mid": midi[2],
-            "tense/sample.wav": realdata / "madmom" / "sample.wav",
-            "joy/guitar/em9.flac": realdata / "sonic_pi" / "guit_em9.flac",
-            "happy/pistachio.ogg": next((realdata / "librosa").glob("*pistachio*.ogg")),
-            "surprise/kick.mp3": realdata / "beatnet" / "808kick120bpm.mp3",
+            "tense/choir.wav": corpus / DAGSTUHL_WAV,
+            "joy/guitar/em9.flac": corpus / "sonic_pi" / "guit_em9.flac",
+            "happy/vibe.ogg": corpus / "librosa" / "Kevin_MacLeod_-_Vibe_Ace.ogg",
+            "surprise/kick.mp3": corpus / "beatnet" / "808kick120bpm.mp3",
             "C_major/d.mid": midi[3],
             "happy/a copy.mid": midi[0],  # same bytes, another name
         }
@@ -83,10 +85,10 @@ def test_dropped_mix_lands_in_manifest_once_with_labels(tmp_path, realdata):
         assert (c["emotion"], c["instrument"]) == ("calm", "piano")
         d = samples[sha(midi[3])]["annotations"]
         assert (d["key"], d["mode"]) == ("C", "major")
-        wav = samples[sha(realdata / "madmom" / "sample.wav")]
+        wav = samples[sha(corpus / DAGSTUHL_WAV)]
         assert wav["kind"] == "audio" and wav["annotations"]["emotion"] == "tense"
         assert wav["annotations"]["base_emotion"] == "fear"
-        flac = samples[sha(realdata / "sonic_pi" / "guit_em9.flac")]["annotations"]
+        flac = samples[sha(corpus / "sonic_pi" / "guit_em9.flac")]["annotations"]
         assert (flac["emotion"], flac["instrument"]) == ("joy", "guitar")
         for s in samples.values():
             assert (tree.datasets / "mix" / s["file_path"]).is_file()
@@ -96,9 +98,9 @@ def test_dropped_mix_lands_in_manifest_once_with_labels(tmp_path, realdata):
         assert daemon.stop() == 0
 
 
-def test_kill9_mid_ingest_then_restart_loses_and_duplicates_nothing(tmp_path, realdata):
+def test_kill9_mid_ingest_then_restart_loses_and_duplicates_nothing(tmp_path, corpus):
     tree = make_tree(tmp_path)
-    files = groove_files(realdata, 400)
+    files = groove_files(corpus, 400)
     for i, src in enumerate(files):
         dst = tree.inbox / "mix" / ("happy" if i % 2 else "sad") / f"{i:04d}_{src.name}"
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -127,9 +129,9 @@ def test_kill9_mid_ingest_then_restart_loses_and_duplicates_nothing(tmp_path, re
         assert daemon.stop() == 0
 
 
-def test_slow_writer_is_processed_once_when_complete(tmp_path, realdata):
+def test_slow_writer_is_processed_once_when_complete(tmp_path, corpus):
     tree = make_tree(tmp_path, settle_s=2.0)  # four times the gap between pieces: margin for a busy machine
-    src = groove_files(realdata, 1)[0]
+    src = groove_files(corpus, 1)[0]
     data = src.read_bytes()
     daemon = DaemonProcess(tree)
     try:
@@ -152,9 +154,9 @@ def test_slow_writer_is_processed_once_when_complete(tmp_path, realdata):
         assert daemon.stop() == 0
 
 
-def test_atomic_rename_is_picked_up_without_waiting_to_settle(tmp_path, realdata):
+def test_atomic_rename_is_picked_up_without_waiting_to_settle(tmp_path, corpus):
     tree = make_tree(tmp_path, settle_s=30.0)
-    src = groove_files(realdata, 1)[0]
+    src = groove_files(corpus, 1)[0]
     daemon = DaemonProcess(tree)
     try:
         daemon.wait_started()
@@ -169,12 +171,12 @@ def test_atomic_rename_is_picked_up_without_waiting_to_settle(tmp_path, realdata
         assert daemon.stop() == 0
 
 
-def test_files_dropped_while_stopped_are_processed_at_start(tmp_path, realdata):
+def test_files_dropped_while_stopped_are_processed_at_start(tmp_path, corpus):
     tree = make_tree(tmp_path)
     daemon = DaemonProcess(tree)
     daemon.wait_started()
     assert daemon.stop() == 0
-    files = groove_files(realdata, 6)
+    files = groove_files(corpus, 6)
     for src in files:
         dst = tree.inbox / "mix" / "sad" / src.name
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -187,9 +189,9 @@ def test_files_dropped_while_stopped_are_processed_at_start(tmp_path, realdata):
         assert daemon.stop() == 0
 
 
-def test_bad_inputs_are_quarantined_with_reasons_and_the_daemon_lives(tmp_path, realdata):
+def test_bad_inputs_are_quarantined_with_reasons_and_the_daemon_lives(tmp_path, corpus):
     tree = make_tree(tmp_path)
-    good = groove_files(realdata, 2)
+    good = groove_files(corpus, 2)
     folder = tree.inbox / "mix" / "happy"
     folder.mkdir(parents=True)
     rng_bytes = hashlib.sha256(b"seed").digest() * 64
@@ -227,7 +229,7 @@ def test_bad_inputs_are_quarantined_with_reasons_and_the_daemon_lives(tmp_path, 
         assert daemon.stop() == 0
 
 
-def test_staging_file_with_freesound_sidecar_keeps_licence_and_author(tmp_path, realdata):
+def test_staging_file_with_freesound_sidecar_keeps_licence_and_author(tmp_path, corpus):
     datasets = {"emo": {"target_model": "EmotionRecognizer", "chain": ["import", "annotate"]}}
     tree = make_tree(tmp_path, datasets=datasets, extra={"freesound": {"enabled": True, "dataset": "emo"}})
     folder = tree.staging / "emotion_samples" / "happy" / "base" / "drums"
@@ -236,7 +238,7 @@ def test_staging_file_with_freesound_sidecar_keeps_licence_and_author(tmp_path, 
                "license": "http://creativecommons.org/licenses/by/4.0/", "url": "https://example.org/s/1234/",
                "tags": ["kick", "808"], "duration_s": 10.0, "query": "happy drums"}
     (folder / "1234_kick_loop.mp3.json").write_text(json.dumps(sidecar))
-    shutil.copyfile(realdata / "beatnet" / "808kick120bpm.mp3", folder / "1234_kick_loop.mp3")
+    shutil.copyfile(corpus / "beatnet" / "808kick120bpm.mp3", folder / "1234_kick_loop.mp3")
     daemon = DaemonProcess(tree)
     try:
         daemon.wait_started()
@@ -264,7 +266,7 @@ def test_second_instance_is_refused_and_sigterm_stops_quickly(tmp_path):
     assert "daemon_stopped" in daemon.log_text()
 
 
-def test_sighup_reloads_the_config(tmp_path, realdata):
+def test_sighup_reloads_the_config(tmp_path, corpus):
     tree = make_tree(tmp_path)
     daemon = DaemonProcess(tree)
     try:
@@ -274,7 +276,7 @@ def test_sighup_reloads_the_config(tmp_path, realdata):
         (tree.inbox / "late" / "swing").mkdir(parents=True)
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: "config_reloaded" in daemon.log_text(), 20, "the reload")
-        shutil.copyfile(groove_files(realdata, 1)[0], tree.inbox / "late" / "swing" / "x.mid")
+        shutil.copyfile(groove_files(corpus, 1)[0], tree.inbox / "late" / "swing" / "x.mid")
         wait_for(lambda: len(tree.manifest_samples("late")) == 1, 30, "a file routed to the new dataset")
         assert tree.manifest_samples("late")[0]["annotations"]["groove_type"] == "swing"
         tree.config.write_text(text.replace("settle_s = 0.5", "settle_s = -1"))

@@ -21,8 +21,8 @@ def with_id3v1_title(mp3: bytes, title: str) -> bytes:
     return mp3 + tag
 
 
-def test_scheduled_pull_reaches_the_manifest_with_licences(tmp_path, realdata, monkeypatch):
-    preview = (realdata / "mirdata" / "mtg_jamendo_moodtheme" / "948.mp3").read_bytes()
+def test_scheduled_pull_reaches_the_manifest_with_licences(tmp_path, corpus, monkeypatch):
+    preview = (corpus / "beatnet" / "808kick120bpm.mp3").read_bytes()
     with FakeFreesound(api_key=KEY, preview_bytes=preview) as server:
         ids = populate(server, ["happy", "sad"], ["piano", "drums"], per_query=3)
         for sound_id in (i for group in ids.values() for i in group):

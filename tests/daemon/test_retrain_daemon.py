@@ -14,14 +14,14 @@ from tests.train.conftest import FILES_PER_FOLDER, groove_files
 pytestmark = pytest.mark.slow
 
 
-def test_scheduled_retrain_promotes_a_model(tmp_path, realdata):
+def test_scheduled_retrain_promotes_a_model(tmp_path, corpus):
     datasets = {"grooves": {"target_model": "GroovePredictor", "chain": ["import", "annotate", "features"]}}
     tree = make_tree(tmp_path, datasets=datasets, extra={
         "schedule": {"validate": "3s", "retrain": "4s", "validate_after_samples": 0},
         "training": {"seed": 7, "device": "cpu", "threads": 1, "retrain_min_change": 0.1,
                      "GroovePredictor": {"max_epochs": 4, "patience": 3, "warmup_epochs": 1,
                                          "max_examples_per_sample": 4}}})
-    files = groove_files(realdata)
+    files = groove_files(corpus)
     assert len(files) == 3 * FILES_PER_FOLDER
     daemon = DaemonProcess(tree)
     try:

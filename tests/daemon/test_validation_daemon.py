@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 SWING_STYLES = {"jazz": "swing", "blues": "shuffle"}
 
 
-def drop_groove(realdata, inbox, files):
+def drop_groove(corpus, inbox, files):
     for src in files:
         style = src.name.split("_")[1].split("-")[0]
         dst = inbox / SWING_STYLES.get(style, "straight") / style / src.name
@@ -22,23 +22,23 @@ def drop_groove(realdata, inbox, files):
         shutil.copyfile(src, dst)
 
 
-def test_daemon_keeps_splits_stable_validates_and_reports(tmp_path, realdata):
+def test_daemon_keeps_splits_stable_validates_and_reports(tmp_path, corpus):
     datasets = {"groove": {"target_model": "GroovePredictor", "chain": ["import", "annotate", "features"],
                            "group_by": r"^(?P<group>\d+)_"}}
     tree = make_tree(tmp_path, datasets=datasets,
                      extra={"schedule": {"validate": "1d", "validate_after_samples": 60}})
-    files = sorted(realdata.glob("groove_midi/drummer1/**/*.mid"))[:100]
+    files = sorted(corpus.glob("groove_midi/drummer1/**/*.mid"))[:100]
     daemon = DaemonProcess(tree)
     try:
         daemon.wait_started()
-        drop_groove(realdata, tree.inbox / "groove", files[:60])
+        drop_groove(corpus, tree.inbox / "groove", files[:60])
         wait_for(lambda: sum(1 for s in tree.manifest_samples("groove") if s["features_path"]) == 60, 90,
                  "60 samples with features")
         first = {s["sample_id"]: s["split"] for s in tree.manifest_samples("groove")}
         assert set(first.values()) <= {"train", "val", "test"}
         wait_for(lambda: (tree.datasets / "groove" / "reports" / "latest.json").exists(), 60,
                  "a validation triggered by 60 new samples")
-        drop_groove(realdata, tree.inbox / "groove", files[60:])
+        drop_groove(corpus, tree.inbox / "groove", files[60:])
         wait_for(lambda: sum(1 for s in tree.manifest_samples("groove") if s["features_path"]) == 100, 90,
                  "100 samples with features")
         later = {s["sample_id"]: s["split"] for s in tree.manifest_samples("groove")}

@@ -20,10 +20,10 @@ FAST = {
 
 
 @pytest.fixture(scope="session")
-def preview_bytes(realdata, tmp_path_factory) -> bytes:
-    """A real 2 s mp3 (MTG-Jamendo excerpt, 33 KB), copied out of the read-only corpus."""
-    copy = shutil.copy(realdata / "mirdata" / "mtg_jamendo_moodtheme" / "948.mp3",
-                       tmp_path_factory.mktemp("preview") / "948.mp3")
+def preview_bytes(corpus, tmp_path_factory) -> bytes:
+    """A real 10 s mp3 (BeatNet's 808 kick pattern, CC BY 4.0, 160 KB) with a VBR tag, copied out
+    of the read-only corpus."""
+    copy = shutil.copy(corpus / "beatnet" / "808kick120bpm.mp3", tmp_path_factory.mktemp("preview") / "kick.mp3")
     return Path(copy).read_bytes()
 
 

@@ -63,6 +63,7 @@ class FakeFreesound:
         self.stalled = threading.Event()
         self._release = threading.Event()
         self._faults: dict[Hashable, deque[str]] = defaultdict(deque)
+        self._arrival_delays: deque[float] = deque()  # real seconds, one per request in arrival order
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -124,6 +125,15 @@ class FakeFreesound:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}")
         with self._lock:
             self._faults[target].extend(kinds)
+
+    def delay_arrivals(self, *delays_s: float) -> None:
+        """Network latency before the server sees a request: the next requests are stamped this much later."""
+        with self._lock:
+            self._arrival_delays.extend(delays_s)
+
+    def next_arrival_delay_s(self) -> float:
+        with self._lock:
+            return self._arrival_delays.popleft() if self._arrival_delays else 0.0
 
     def next_fault(self, target: Hashable) -> str | None:
         with self._lock:
@@ -213,6 +223,7 @@ def _handler_for(server: FakeFreesound) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 (http.server naming)
             parts = urlsplit(self.path)
             params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+            time.sleep(server.next_arrival_delay_s())
             server.record(Seen(time.time(), parts.path, params, self.headers.get("Authorization")))
             if parts.path.startswith("/apiv2/search/"):
                 self._search(parts.path, params)

@@ -24,14 +24,14 @@ SR_HZ = 16000
 GROOVE_FILE = "groove_midi/drummer1/eval_session/1_funk-groove1_138_beat_4-4.mid"
 
 
-def imported(root, realdata, source: str, rel: str, *, kind: str, split: str | None = "train",
+def imported(root, corpus, source: str, rel: str, *, kind: str, split: str | None = "train",
              annotations: dict | None = None) -> Sample:
     """A sample as the import step leaves it: the file copied into the dataset, hashed."""
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(realdata / source, path)
+    shutil.copy(corpus / source, path)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    return Sample(dataset_id="ds", origin_path=str(realdata / source), sample_id=sample_id_for(sha), sha256=sha,
+    return Sample(dataset_id="ds", origin_path=str(corpus / source), sample_id=sample_id_for(sha), sha256=sha,
                   kind=kind, file_path=rel, annotations=annotations or {}, split=split)
 
 
@@ -41,15 +41,15 @@ def dataset(tmp_path):
 
 
 @pytest.fixture
-def song(dataset, realdata):
-    return imported(dataset.root, realdata, "pop909/004/004.mid", "raw/midi/happy/004.mid", kind="midi",
+def song(dataset, corpus):
+    return imported(dataset.root, corpus, "pop909/004/004.mid", "raw/midi/happy/004.mid", kind="midi",
                     annotations={"emotion": "happy", "key": "Eb", "mode": "minor", "tempo_bpm": 87.0,
                                  "chord_progression": ["Eb:min", "B:maj", "Bb:7"]})
 
 
 @pytest.fixture
-def drone(dataset, realdata):
-    return imported(dataset.root, realdata, "sonic_pi/loop_drone_g_97.flac", "raw/audio/calm/drone.flac",
+def drone(dataset, corpus):
+    return imported(dataset.root, corpus, "sonic_pi/loop_drone_g_97.flac", "raw/audio/calm/drone.flac",
                     kind="audio", annotations={"emotion": "calm", "key": "G", "tempo_bpm": 97.0})
 
 
@@ -107,8 +107,8 @@ def test_a_stretched_child_carries_the_tempo_the_file_has(dataset, song):
         assert found == pytest.approx(parent_bpm / factor, rel=0.02)
 
 
-def test_a_drum_only_file_is_never_transposed(dataset, realdata):
-    groove = imported(dataset.root, realdata, GROOVE_FILE, "raw/midi/funk/groove.mid", kind="midi",
+def test_a_drum_only_file_is_never_transposed(dataset, corpus):
+    groove = imported(dataset.root, corpus, GROOVE_FILE, "raw/midi/funk/groove.mid", kind="midi",
                       annotations={"groove_type": "straight", "tempo_bpm": 138.0})
     children = Augment(dataset, multiplier=12)(groove).children
     assert len(children) == 12
@@ -131,8 +131,8 @@ def test_audio_children_are_16_bit_wav_at_the_dataset_rate_with_moved_labels(dat
 
 
 @pytest.mark.parametrize("split", ["val", "test", None])
-def test_only_training_samples_get_children(dataset, realdata, split):
-    sample = imported(dataset.root, realdata, "pop909/005/005.mid", "raw/midi/005.mid", kind="midi", split=split)
+def test_only_training_samples_get_children(dataset, corpus, split):
+    sample = imported(dataset.root, corpus, "pop909/005/005.mid", "raw/midi/005.mid", kind="midi", split=split)
     assert Augment(dataset, multiplier=5)(sample) == Derived(sample, ())
     assert not (dataset.root / "processed").exists()
 

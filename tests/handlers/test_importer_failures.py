@@ -31,21 +31,21 @@ def test_bad_inputs(tmp_path, name, data, reason):
     assert not (tmp_path / "ds" / "raw").exists() or not any((tmp_path / "ds" / "raw").rglob("*.*"))
 
 
-def test_truncated_midi_is_invalid(tmp_path, realdata):
-    data = next(realdata.glob("groove_midi/drummer1/session1/*.mid")).read_bytes()
+def test_truncated_midi_is_invalid(tmp_path, corpus):
+    data = next(corpus.glob("groove_midi/drummer1/session1/*.mid")).read_bytes()
     with pytest.raises(InvalidInput, match="MIDI"):
         _run(tmp_path, "t.mid", data[: len(data) // 2])
 
 
-def test_kind_comes_from_content_not_name(tmp_path, realdata):
+def test_kind_comes_from_content_not_name(tmp_path, corpus):
     src = tmp_path / "misnamed.wav"
-    shutil.copyfile(next(realdata.glob("groove_midi/drummer1/session1/*.mid")), src)
+    shutil.copyfile(next(corpus.glob("groove_midi/drummer1/session1/*.mid")), src)
     out = Import(DatasetContext("d", tmp_path / "ds"))(Sample(dataset_id="d", origin_path=str(src)))
     assert out.kind == "midi" and out.file_path == "raw/midi/misnamed.wav"
 
 
-def test_import_is_idempotent_and_names_do_not_collide(tmp_path, realdata):
-    a, b = sorted(realdata.glob("groove_midi/drummer1/session1/*.mid"))[:2]
+def test_import_is_idempotent_and_names_do_not_collide(tmp_path, corpus):
+    a, b = sorted(corpus.glob("groove_midi/drummer1/session1/*.mid"))[:2]
     ctx = DatasetContext("d", tmp_path / "ds")
     first = tmp_path / "one" / "x.mid"
     second = tmp_path / "two" / "x.mid"

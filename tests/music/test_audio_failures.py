@@ -14,6 +14,10 @@ from kellyd.music.audio_features import extract_audio, extract_audio_file
 from kellyd.music.audio_io import decode_audio, probe_audio
 
 SR_HZ = 16000
+# "fLaC", the 38-byte STREAMINFO block, then a cut inside the next metadata block: no audio frame.
+FLAC_CUT_BYTES = 64
+CHOIR_WAV = ("audio_more/mirdata_dagstuhl_choirset/dagstuhl_choirset/audio_wav_22050_mono/"
+             "DCS_LI_QuartetB_Take04_S1_DYN.wav")
 
 
 def write_bytes(path: Path, data: bytes) -> Path:
@@ -26,11 +30,15 @@ def cut(source: Path, target: Path, keep_fraction: float) -> Path:
     return write_bytes(target, data[: int(len(data) * keep_fraction)])
 
 
+def head(source: Path, target: Path, n_bytes: int) -> Path:
+    return write_bytes(target, source.read_bytes()[:n_bytes])
+
+
 @pytest.fixture
-def real_file(realdata, tmp_path):
+def real_file(corpus, tmp_path):
     def copy(relative: str) -> Path:
         target = tmp_path / Path(relative).name
-        shutil.copyfile(realdata / relative, target)
+        shutil.copyfile(corpus / relative, target)
         return target
     return copy
 
@@ -43,11 +51,11 @@ def bad_files(tmp_path: Path, real_file) -> dict[str, tuple[Path, str]]:
                             r"not an audio file.*notes\.wav"),
         "zero-byte mp3": (write_bytes(tmp_path / "empty.mp3", b""), r"empty file \(0 bytes\)"),
         "random bytes .flac": (write_bytes(tmp_path / "noise.flac", rng.bytes(4096)), r"not an audio file"),
-        "truncated wav": (cut(real_file("madmom/sample.wav"), tmp_path / "cut.wav", 0.5),
+        "truncated wav": (cut(real_file(CHOIR_WAV), tmp_path / "cut.wav", 0.5),
                           r"truncated: the WAV header declares \d+ bytes of samples but only \d+ follow"),
         "truncated mp3 with VBR tag": (cut(real_file("beatnet/808kick120bpm.mp3"), tmp_path / "cut.mp3", 0.5),
                                        r"truncated: the MP3's VBR tag declares"),
-        "flac header only": (cut(real_file("sonic_pi/loop_amen.flac"), tmp_path / "stub.flac", 0.001),
+        "flac header only": (head(real_file("sonic_pi/loop_amen.flac"), tmp_path / "stub.flac", FLAC_CUT_BYTES),
                              r"unreadable flac file"),
         "wav header without frames": (_wav_without_frames(tmp_path / "hollow.wav"), r"no audio"),
     }

@@ -24,17 +24,17 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 MAX_MEAN_PROBE_S = 0.005
 
 
-def realdata_audio(realdata: Path) -> list[Path]:
-    return sorted(p for p in realdata.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+def corpus_audio(corpus: Path) -> list[Path]:
+    return sorted(p for p in corpus.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
 
 
 @pytest.fixture(scope="module")
-def corpus_copy(realdata, tmp_path_factory) -> list[Path]:
+def corpus_copy(corpus, tmp_path_factory) -> list[Path]:
     """Every audio file of the real corpus, copied into a temporary folder."""
     root = tmp_path_factory.mktemp("audio_corpus")
     copies = []
-    for source in realdata_audio(realdata):
-        target = root / source.relative_to(realdata)
+    for source in corpus_audio(corpus):
+        target = root / source.relative_to(corpus)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         copies.append(target)
@@ -111,7 +111,7 @@ def test_decode_limits_duration(corpus_copy):
 
 
 def test_read_native_keeps_rate_and_channels(corpus_copy):
-    stereo_flac = next(p for p in corpus_copy if p.name == "loop_amen.flac")
+    stereo_flac = next(p for p in corpus_copy if p.name == "bass_dnb_f.flac")
     native = read_native(stereo_flac)
     assert native.samples.shape == (native.info.n_frames, 2)
     assert native.sr_hz == 44100 and native.samples.dtype == np.float32

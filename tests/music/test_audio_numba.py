@@ -81,3 +81,94 @@ def test_a_cache_dir_from_the_environment_wins(numba_env, tmp_path):
     numba_env.setenv(NUMBA_CACHE_ENV, str(chosen))
     assert configure_numba_cache(tmp_path / "state") == chosen
     assert chosen.is_dir() and not (tmp_path / "state").exists()
+
+
+# -- one folder per worker ---------------------------------------------------------------------
+
+CLAIM = """
+import sys, time
+from pathlib import Path
+from kellyd.music.audio_numba import claim_worker_cache
+slot, folder = claim_worker_cache(Path(sys.argv[1]))
+print(slot, folder, flush=True)
+sys.stdin.readline()  # hold the folder until the test lets go
+"""
+
+
+def test_live_processes_never_share_a_cache_folder_and_a_dead_ones_is_reused(tmp_path):
+    root = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", CLAIM, str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, env=env, cwd=REPO_ROOT) for _ in range(3)]
+    try:
+        claimed = [p.stdout.readline().split()[0] for p in procs]
+        assert sorted(claimed) == ["0", "1", "2"]
+        procs[1].kill()  # the kernel drops its lock with it
+        procs[1].wait()
+        again = subprocess.Popen([sys.executable, "-c", CLAIM, str(root)], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True, env=env, cwd=REPO_ROOT)
+        procs.append(again)
+        slot = again.stdout.readline().split()[0]
+        assert slot == claimed[1], "the dead process's folder (and its compiled code) is taken over"
+        assert (root / f"w{slot}").is_dir()
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.stdin.close()
+                p.wait(timeout=10)
+
+
+def test_set_aside_keeps_the_old_folder_and_leaves_an_empty_one(tmp_path):
+    from kellyd.music.audio_numba import SET_ASIDE_DIRNAME, set_aside
+
+    folder = tmp_path / "w0"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "f.nbi").write_bytes(b"index")
+    aside = set_aside(folder, now_s=12.345)
+    assert aside == tmp_path / SET_ASIDE_DIRNAME / "w0-12345"
+    assert (aside / "sub" / "f.nbi").read_bytes() == b"index"
+    assert folder.is_dir() and not any(folder.iterdir())
+    assert set_aside(tmp_path / "missing", now_s=1.0) is None
+
+
+BROKEN_CACHE = """
+import os, sys
+os.environ["NUMBA_CACHE_DIR"] = sys.argv[1]
+import numba
+from kellyd.music.audio_numba import is_cache_failure
+
+@numba.njit(cache=True)
+def double(x):
+    return 2 * x
+
+try:
+    double(3)
+except Exception as exc:
+    print("cache failure" if is_cache_failure(exc) else f"other {type(exc).__name__}")
+else:
+    print("ran")
+try:
+    int("x")
+except ValueError as exc:
+    print("cache failure" if is_cache_failure(exc) else "not a cache failure")
+"""
+
+
+def test_an_unreadable_numba_index_is_recognised_as_a_cache_failure(tmp_path):
+    script = tmp_path / "kernel.py"
+    script.write_text(BROKEN_CACHE)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    cache = tmp_path / "cache"
+
+    def run() -> list[str]:
+        done = subprocess.run([sys.executable, str(script), str(cache)], capture_output=True, text=True, env=env,
+                              cwd=REPO_ROOT, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split("\n")[:2]
+
+    assert run() == ["ran", "not a cache failure"]
+    indexes = list(cache.rglob("*.nbi"))
+    assert indexes
+    for index in indexes:
+        index.write_bytes(b"not a pickle at all")
+    assert run() == ["cache failure", "not a cache failure"]

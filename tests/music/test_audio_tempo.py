@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import scipy.signal
+import soundfile as sf
 
 from kellyd.music.audio_features import extract_audio_file
 from kellyd.music.audio_io import decode_audio
@@ -87,34 +88,48 @@ def test_frame_rate_is_validated():
         estimate_tempo_bpm(np.zeros(10, np.float32), frame_rate_hz=0.0)
 
 
-def test_envelope_peaks_sit_on_annotated_onsets(realdata, tmp_path):
-    """madmom's sample.wav (CC BY-NC-SA 4.0) with its 15 hand-annotated onsets."""
-    path = tmp_path / "sample.wav"
-    shutil.copyfile(realdata / "madmom" / "sample.wav", path)
+def placed_hits(hits: list[np.ndarray], onsets_s: np.ndarray, gaps_s: np.ndarray) -> np.ndarray:
+    """`hits` in turn at `onsets_s`, each cut (with a 20 ms fade) before the next one starts."""
+    fade = np.linspace(1.0, 0.0, int(0.02 * SR_HZ), dtype=np.float32)
+    y = np.zeros(int((onsets_s[-1] + 0.6) * SR_HZ), np.float32)
+    for i, (onset_s, gap_s) in enumerate(zip(onsets_s, gaps_s)):
+        hit = hits[i % len(hits)][: int(0.8 * gap_s * SR_HZ)].copy()
+        hit[-len(fade):] *= fade
+        at = int(onset_s * SR_HZ)
+        y[at:at + len(hit)] += 0.6 * hit
+    return y
+
+
+def test_envelope_peaks_sit_on_known_onsets(corpus, tmp_path):
+    """Real recorded hits (the Sonic Pi bass hit and Amen break, CC0) placed at 15 irregular, known times."""
+    hits = [decode_audio(corpus / "sonic_pi" / name, sr_hz=SR_HZ) for name in ("bass_dnb_f.flac", "loop_amen.flac")]
+    gaps_s = np.random.default_rng(0).uniform(0.18, 0.45, 15)
+    onsets_s = 0.3 + np.concatenate(([0.0], np.cumsum(gaps_s[:-1])))
+    path = tmp_path / "hits.wav"
+    sf.write(str(path), placed_hits(hits, onsets_s, gaps_s), SR_HZ, subtype="PCM_16")
     envelope = envelope_of(decode_audio(path, sr_hz=SR_HZ))
     peaks, _ = scipy.signal.find_peaks(envelope, height=0.2 * envelope.max(), distance=3)
     peak_s = peaks * HOP_LENGTH / SR_HZ
-    onsets_s = np.loadtxt(realdata / "madmom" / "sample.onsets", comments="#", ndmin=2)[:, 0]
     error_s = np.array([peak_s[np.argmin(np.abs(peak_s - onset))] - onset for onset in onsets_s])
     assert np.all(np.abs(error_s) < 0.05)
     assert abs(np.median(error_s)) < 0.012  # within one frame (16 ms)
 
 
-def labelled_tempo_clips(realdata) -> list[tuple[str, float]]:
+def labelled_tempo_clips(corpus) -> list[tuple[str, float]]:
     """(relative path, reference bpm) of the real clips with a tempo label."""
-    clips = [("madmom/sample.wav", 87.5), ("beatnet/808kick120bpm.mp3", 120.0)]
-    with open(realdata / "sonic_pi" / "labels.csv", newline="") as f:
+    clips = [("beatnet/808kick120bpm.mp3", 120.0)]
+    with open(corpus / "sonic_pi" / "labels.csv", newline="") as f:
         clips += [(f"sonic_pi/{row['file']}", float(row["tempo_bpm"])) for row in csv.DictReader(f) if row["tempo_bpm"]]
     return clips
 
 
 @pytest.fixture(scope="module")
-def real_tempi(realdata, tmp_path_factory) -> dict[str, tuple[float | None, float]]:
+def real_tempi(corpus, tmp_path_factory) -> dict[str, tuple[float | None, float]]:
     root = tmp_path_factory.mktemp("tempo_clips")
     found = {}
-    for relative, reference in labelled_tempo_clips(realdata):
+    for relative, reference in labelled_tempo_clips(corpus):
         path = root / relative.replace("/", "__")
-        shutil.copyfile(realdata / relative, path)
+        shutil.copyfile(corpus / relative, path)
         found[relative] = (extract_audio_file(path).labels["tempo_bpm"], reference)
     return found
 

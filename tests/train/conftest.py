@@ -42,9 +42,9 @@ TRAINING_TABLE = {
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def groove_files(realdata: Path) -> list[tuple[Path, str]]:
+def groove_files(corpus: Path) -> list[tuple[Path, str]]:
     """(file, drop folder) for the first FILES_PER_FOLDER 4/4 beats of each folder, in corpus order."""
-    root = realdata / "groove_midi"
+    root = corpus / "groove_midi"
     rows = list(csv.DictReader((root / "info.csv").open(encoding="utf-8")))
     rows.sort(key=lambda r: (r["drummer"], int(r["id"].rsplit("/", 1)[-1])))
     chosen: dict[str, list[Path]] = {}
@@ -78,12 +78,12 @@ class Built:
 
 
 @pytest.fixture(scope="session")
-def groove_dataset(tmp_path_factory, realdata) -> Built:
+def groove_dataset(tmp_path_factory, corpus) -> Built:
     base = tmp_path_factory.mktemp("groove")
     tree = make_tree(base / "tree", datasets={DATASET: {"target_model": "GroovePredictor",
                                                         "chain": ["import", "annotate", "features"]}})
     source = base / "drop"
-    for path, folder in groove_files(realdata):
+    for path, folder in groove_files(corpus):
         target = source / folder / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)

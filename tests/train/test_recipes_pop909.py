@@ -26,14 +26,14 @@ SONGS = {"001": ("happy", "train"), "004": ("sad", "val"), "005": ("calm", "test
 
 
 @pytest.fixture(scope="module")
-def songs(tmp_path_factory, realdata):
+def songs(tmp_path_factory, corpus):
     base = tmp_path_factory.mktemp("pop909")
     tree = make_tree(base / "tree", datasets={"songs": {"target_model": "MelodyTransformer",
                                                         "chain": ["import", "annotate", "features"]}})
     for song, (emotion, _) in SONGS.items():
         target = base / "drop" / emotion / f"{song}.mid"
         target.parent.mkdir(parents=True)
-        shutil.copyfile(realdata / "pop909" / song / f"{song}.mid", target)
+        shutil.copyfile(corpus / "pop909" / song / f"{song}.mid", target)
     proc = run_cli(tree, "import", str(base / "drop"), "--dataset", "songs", "--quiet", timeout_s=300)
     assert proc.returncode == 0, proc.stderr
     # Three songs, one per split: set by hand (the splitter balances classes over larger sets).

@@ -19,7 +19,7 @@ from kellyd.splits import SplitSettings, assign_splits, write_split_files
 
 SCHEMA_VERSION = 3
 DATASET_ID = "groove_dataset_v1"
-# Swing feels of the Groove MIDI Dataset (realdata README), read as groove types.
+# Swing feels of the Groove MIDI Dataset (its README), read as groove types.
 SWING_STYLES = {"jazz", "jazz/swing", "neworleans/secondline"}
 SHUFFLE_STYLES = {"blues/shuffle", "rock/shuffle", "neworleans/shuffle", "funk/purdieshuffle"}
 

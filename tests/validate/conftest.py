@@ -12,8 +12,8 @@ from .builders import GROOVE_SETTINGS, SMALL_MIX, build_dataset, groove_entries,
 
 
 @pytest.fixture
-def small_dataset(realdata: Path, tmp_path: Path) -> tuple[Path, list[Sample]]:
+def small_dataset(corpus: Path, tmp_path: Path) -> tuple[Path, list[Sample]]:
     """30 real Groove files (14 straight, 8 swing, 8 shuffle), split and written: (root, samples)."""
     root = tmp_path / "ds"
-    rows = pick_groove_files(realdata, SMALL_MIX)
-    return root, build_dataset(root, groove_entries(realdata, rows), settings=GROOVE_SETTINGS)
+    rows = pick_groove_files(corpus, SMALL_MIX)
+    return root, build_dataset(root, groove_entries(corpus, rows), settings=GROOVE_SETTINGS)

@@ -252,13 +252,13 @@ def test_executors_give_the_same_findings(small_dataset):
     assert inline.stamps == threads.stamps == processes.stamps
 
 
-def test_unreadable_audio_and_midi_are_named(realdata, tmp_path):
+def test_unreadable_audio_and_midi_are_named(corpus, tmp_path):
     """Real flac loops read; a text file named .wav and a MIDI header over garbage do not."""
     root = tmp_path / "ds"
     (tmp_path / "fake.wav").write_text("this is not audio, only text with a .wav name\n" * 20)
     (tmp_path / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\xff\xff\xff\xff")
     names = ["loop_amen.flac", "loop_breakbeat.flac", "loop_compus.flac"]
-    entries = [Entry(realdata / "sonic_pi" / n, f"raw/audio/straight/{n}", {"groove_type": "straight"}) for n in names]
+    entries = [Entry(corpus / "sonic_pi" / n, f"raw/audio/straight/{n}", {"groove_type": "straight"}) for n in names]
     entries += [Entry(tmp_path / "fake.wav", "raw/audio/swing/fake.wav", {"groove_type": "swing"}),
                 Entry(tmp_path / "broken.mid", "raw/midi/swing/broken.mid", {"groove_type": "swing"})]
     samples = build_dataset(root, entries, settings=GROOVE_SETTINGS,

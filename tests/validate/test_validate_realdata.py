@@ -34,10 +34,10 @@ def validate(root: Path, samples, settings: SplitSettings = STRATIFIED, **kwargs
 
 
 @pytest.fixture(scope="module")
-def groove150(realdata, tmp_path_factory):
+def groove150(corpus, tmp_path_factory):
     root = tmp_path_factory.mktemp("groove150") / "ds"
-    rows = pick_groove_files(realdata, MIX)
-    return root, rows, build_dataset(root, groove_entries(realdata, rows), settings=STRATIFIED)
+    rows = pick_groove_files(corpus, MIX)
+    return root, rows, build_dataset(root, groove_entries(corpus, rows), settings=STRATIFIED)
 
 
 def test_counts_and_split_composition(groove150):
@@ -73,13 +73,13 @@ def test_tempo_diversity_matches_the_ground_truth(groove150):
     assert not any(r.family == "diversity" for r in report.reasons)
 
 
-def test_adding_100_files_moves_no_sample(groove150, realdata, tmp_path):
+def test_adding_100_files_moves_no_sample(groove150, corpus, tmp_path):
     _, rows, first = groove150
     root = tmp_path / "ds"
-    samples = build_dataset(root, groove_entries(realdata, rows), settings=STRATIFIED)
+    samples = build_dataset(root, groove_entries(corpus, rows), settings=STRATIFIED)
     assert {s.sample_id: s.split for s in samples} == {s.sample_id: s.split for s in first}
-    more = pick_groove_files(realdata, {"straight": 76, "swing": 15, "shuffle": 9}, exclude=rows)
-    grown = build_dataset(root, groove_entries(realdata, more), settings=STRATIFIED, existing=samples)
+    more = pick_groove_files(corpus, {"straight": 76, "swing": 15, "shuffle": 9}, exclude=rows)
+    grown = build_dataset(root, groove_entries(corpus, more), settings=STRATIFIED, existing=samples)
     assert len(grown) == 250
     after = {s.sample_id: s.split for s in grown}
     assert all(after[s.sample_id] == s.split for s in samples)
@@ -90,10 +90,10 @@ def test_adding_100_files_moves_no_sample(groove150, realdata, tmp_path):
     assert report.verdict != "invalid", [r.message for r in report.reasons_of("error")]
 
 
-def test_augmented_children_stay_with_their_parents(realdata, tmp_path):
+def test_augmented_children_stay_with_their_parents(corpus, tmp_path):
     root = tmp_path / "ds"
-    rows = pick_groove_files(realdata, {"straight": 30, "swing": 15, "shuffle": 15})
-    parents = build_dataset(root, groove_entries(realdata, rows), settings=STRATIFIED)
+    rows = pick_groove_files(corpus, {"straight": 30, "swing": 15, "shuffle": 15})
+    parents = build_dataset(root, groove_entries(corpus, rows), settings=STRATIFIED)
     children = []
     for parent in parents:
         for k, scale in enumerate((0.8, 1.15)):
@@ -115,11 +115,11 @@ def test_augmented_children_stay_with_their_parents(realdata, tmp_path):
     r"^(?P<group>drummer\d+_(?:eval_)?session\d*)_",  # the drummer and session
     r"session\d*_(?P<group>\d+)_",  # the take number inside a session
 ])
-def test_group_by_keeps_every_group_in_one_split(realdata, tmp_path, pattern):
+def test_group_by_keeps_every_group_in_one_split(corpus, tmp_path, pattern):
     settings = SplitSettings(label_key="groove_type", group_by=pattern)
     root = tmp_path / "ds"
-    rows = pick_groove_files(realdata, MIX)
-    samples = build_dataset(root, groove_entries(realdata, rows), settings=settings)
+    rows = pick_groove_files(corpus, MIX)
+    samples = build_dataset(root, groove_entries(corpus, rows), settings=settings)
     groups: dict[str, set[str]] = {}
     for s in samples:
         key = group_key(s, settings)
