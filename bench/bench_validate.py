@@ -18,6 +18,7 @@ import hashlib
 import json
 import shutil
 import struct
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -29,31 +30,25 @@ from kellyd.sample import Sample, sample_id_for
 from kellyd.splits import SplitSettings, assign_new, assign_splits, split_counts, write_split_files
 from kellyd.validate import validate_dataset
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.daemon.midi_files import var_len  # noqa: E402  (one MIDI varint writer for tests and benches)
+
 SCHEMA_VERSION = 1
 EMOTIONS = ("happy", "sad", "angry", "fear", "surprise", "disgust")
 KEYS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-
-
-def _var_len(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
 
 
 def tiny_midi(index: int) -> bytes:
     """A format-0 MIDI file of 8 notes whose pitches, velocities and timing follow `index`; its track
     name holds `index`, so every file has its own content hash."""
     name = f"take {index}".encode()
-    events = bytearray(b"\x00\xff\x03" + _var_len(len(name)) + name)
+    events = bytearray(b"\x00\xff\x03" + var_len(len(name)) + name)
     events += b"\x00\xff\x51\x03" + (500_000 + index % 1000).to_bytes(3, "big")
     for k in range(8):
         pitch = 36 + (index * 7 + k * 5) % 48
         velocity = 40 + (index + k * 11) % 80
         events += b"\x00" + bytes([0x90, pitch, velocity])
-        events += _var_len(120 + (index + k) % 240) + bytes([0x80, pitch, 0])
+        events += var_len(120 + (index + k) % 240) + bytes([0x80, pitch, 0])
     events += b"\x00\xff\x2f\x00"
     return b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", len(events)) + bytes(events)
 

@@ -15,7 +15,7 @@ PITCHES = 48
 LOWEST_PITCH = 36
 
 
-def _var_len(value: int) -> bytes:
+def var_len(value: int) -> bytes:
     """A MIDI variable-length quantity."""
     out = [value & 0x7F]
     value >>= 7
@@ -34,10 +34,10 @@ def small_midi_bytes(index: int, *, text: str = "") -> bytes:
     events = b"\x00\xff\x51\x03\x07\xa1\x20"  # tempo 500,000 us per beat (120 bpm)
     if text:
         encoded = text.encode("utf-8")
-        events += b"\x00\xff\x01" + _var_len(len(encoded)) + encoded
+        events += b"\x00\xff\x01" + var_len(len(encoded)) + encoded
     for pitch in pitches:
         events += b"\x00" + bytes([0x90, pitch, 80])
-        events += _var_len(TICKS_PER_BEAT) + bytes([0x80, pitch, 0])
+        events += var_len(TICKS_PER_BEAT) + bytes([0x80, pitch, 0])
     events += b"\x00\xff\x2f\x00"
     header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, TICKS_PER_BEAT)
     return header + b"MTrk" + struct.pack(">I", len(events)) + events
