@@ -14,7 +14,7 @@ from typing import Iterator
 
 from kellyd.catalog import Catalog
 from kellyd.config import Config
-from kellyd.daemon import all_datasets
+from kellyd.dataset import all_datasets
 from kellyd.errors import ConfigError
 from kellyd.export import Exporter
 from kellyd.lock import DatasetsLock, StateLock

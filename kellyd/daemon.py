@@ -22,7 +22,7 @@ import structlog
 
 from kellyd.catalog import Catalog
 from kellyd.config import Config, load_config
-from kellyd.dataset import datasets_on_disk
+from kellyd.dataset import all_datasets, datasets_on_disk
 from kellyd.errors import ConfigError
 from kellyd.export import Exporter, out_of_date
 from kellyd.handlers.registry import build_chain
@@ -62,10 +62,6 @@ def stat_file(path: str, on_skip: Callable[[str, str], None] | None = None) -> F
     if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
         return FileStat(st.st_size, st.st_mtime_ns)
     return None
-
-
-def all_datasets(cfg: Config):
-    return {**datasets_on_disk(cfg.paths.datasets, cfg.datasets), **cfg.datasets}
 
 
 class Daemon:
@@ -305,9 +301,10 @@ class Daemon:
                 continue
             try:
                 self.runner.datasets[ds_id] = build_runtime(self.cfg, ds_id, settings, self.catalog)
-            except ConfigError as exc:  # logged once; the next start looks again
+            except Exception as exc:  # noqa: BLE001 - logged once; the next start looks again
                 self._datasets_refused.add(ds_id)
-                log.error("dataset_refused", dataset=ds_id, key=exc.key, reason=exc.reason)
+                log.error("dataset_refused", dataset=display(ds_id), key=getattr(exc, "key", None),
+                          reason=getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}")
                 continue
             added.append(ds_id)
             log.info("dataset_added", dataset=ds_id, target_model=settings.target_model)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Mapping
 
 from kellyd.atomic import atomic_write_json
-from kellyd.config import DatasetConfig, parse_section
+from kellyd.config import Config, DatasetConfig, parse_section
 from kellyd.errors import ConfigError
 
 LAYOUT = ("raw/midi", "raw/audio", "raw/synthetic", "processed/features", "processed/augmented",
@@ -41,6 +41,11 @@ def read_config_json(root: Path) -> dict | None:
         return json.loads((root / "config.json").read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def all_datasets(cfg: Config) -> dict[str, DatasetConfig]:
+    """Every dataset kellyd serves: those in the config file, and those `kellyd dataset create` made."""
+    return {**datasets_on_disk(cfg.paths.datasets, cfg.datasets), **cfg.datasets}
 
 
 def datasets_on_disk(datasets_dir: Path, configured: Mapping[str, DatasetConfig]) -> dict[str, DatasetConfig]:

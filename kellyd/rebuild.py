@@ -27,6 +27,7 @@ from typing import Iterator
 import structlog
 
 from kellyd.catalog import Catalog, QuarantineEntry
+from kellyd.dataset import all_datasets
 from kellyd.config import Config, DatasetConfig
 from kellyd.errors import KellydError
 from kellyd.sample import Sample, sample_id_for
@@ -100,21 +101,15 @@ def folder_holds_samples(root: Path) -> bool:
         next(_files_under(root / "raw"), None) is not None
 
 
-def _all_datasets(cfg: Config) -> dict[str, DatasetConfig]:
-    from kellyd.dataset import datasets_on_disk
-
-    return {**datasets_on_disk(cfg.paths.datasets, cfg.datasets), **cfg.datasets}
-
-
 def datasets_hold_samples(cfg: Config) -> bool:
-    return any(folder_holds_samples(cfg.dataset_root(ds)) for ds in _all_datasets(cfg))
+    return any(folder_holds_samples(cfg.dataset_root(ds)) for ds in all_datasets(cfg))
 
 
 def adopt_unknown_datasets(catalog: Catalog, cfg: Config, dataset_ids) -> dict[str, int]:
     """Datasets whose folder holds samples the catalog has none of (a folder copied in, a catalog
     from elsewhere) are read into the catalog, so their next export cannot truncate the manifest."""
     adopted = {}
-    datasets = _all_datasets(cfg)
+    datasets = all_datasets(cfg)
     for ds_id in dataset_ids:
         root = cfg.dataset_root(ds_id)
         if ds_id in datasets and catalog.sample_count(ds_id) == 0 and folder_holds_samples(root):
@@ -158,7 +153,7 @@ def rebuild_catalog(cfg: Config, *, now: float | None = None) -> RebuildReport:
     report = RebuildReport()
     catalog = Catalog(building)
     try:
-        for dataset_id, settings in sorted(_all_datasets(cfg).items()):
+        for dataset_id, settings in sorted(all_datasets(cfg).items()):
             report.samples[dataset_id] = _rebuild_dataset(catalog, dataset_id, settings, cfg.dataset_root(dataset_id),
                                                           now, report)
         report.quarantine_entries = _rebuild_quarantine(catalog, cfg.quarantine_dir)

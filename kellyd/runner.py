@@ -232,6 +232,7 @@ class Runner:
                     inflight.sync_running(self.catalog.db, steps)
                 self._shown_running = shown
             except sqlite3.OperationalError as exc:  # status is best effort; the work goes on
+                self._shown_running = shown  # tried once for this state: no warning on every tick
                 log.warning("running_steps_not_recorded", error=str(exc))
 
     def _note_cache_rebuild(self, cause: str, slot: int | None, now: float) -> None:
@@ -248,7 +249,7 @@ class Runner:
             return 0
         for job_id in sorted(self.suspects):
             job = self.catalog.pending_job(job_id)
-            if job is not None:
+            if job is not None and job.dataset_id in self.datasets:  # a removed dataset's jobs wait, not all
                 return self._submit([job])
             self.suspects.discard(job_id)
         return 0

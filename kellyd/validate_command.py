@@ -12,7 +12,7 @@ from pathlib import Path
 from kellyd.atomic import atomic_write_bytes
 from kellyd.catalog import Catalog
 from kellyd.config import Config, DatasetConfig
-from kellyd.daemon import all_datasets
+from kellyd.dataset import all_datasets
 from kellyd.errors import ConfigError
 
 BYTES_PER_GB = 1_000_000_000
