@@ -15,8 +15,11 @@ from typing import Literal
 
 # Signals a broken numba cache produces when its machine code is called.
 CACHE_CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGILL})
-# Exit codes a pool gives the workers it stops itself after another one died.
-STOPPED_BY_POOL = frozenset({None, -signal.SIGTERM})
+# Exit codes that say nothing about the job: unknown (None), the SIGTERM a pool sends the workers it
+# stops after another one died, and 255, what multiprocessing's forkserver reports when it could not
+# read a child's status (an innocent worker stopped beside a crashing one shows it).
+FORKSERVER_UNKNOWN_EXIT = 255
+STOPPED_BY_POOL = frozenset({None, -signal.SIGTERM, FORKSERVER_UNKNOWN_EXIT})
 
 Cause = Literal["crash", "timeout", "numba_cache"]
 Action = Literal["retry", "quarantine", "rebuild_cache"]

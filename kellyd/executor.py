@@ -145,7 +145,7 @@ def terminate_workers(executor: Executor) -> dict[int, int | None]:
     this function terminates the survivors, so a worker that crashed shows its own signal.
     """
     processes = dict(getattr(executor, "_processes", None) or {})  # ProcessPoolExecutor internals
-    exit_codes = {pid: proc.exitcode for pid, proc in processes.items()}
+    early_codes = {pid: proc.exitcode for pid, proc in processes.items()}
     executor.shutdown(wait=False, cancel_futures=True)
     for proc in processes.values():
         if proc.is_alive():
@@ -155,7 +155,9 @@ def terminate_workers(executor: Executor) -> dict[int, int | None]:
         if proc.is_alive():
             proc.kill()
             proc.join(timeout=1.0)
-    return exit_codes
+    # A worker that was dying at the first look (its status not passed on by the forkserver yet)
+    # shows its own signal after the join; one that was alive shows the SIGTERM sent here.
+    return {pid: code if code is not None else processes[pid].exitcode for pid, code in early_codes.items()}
 
 
 def warm_worker() -> int:

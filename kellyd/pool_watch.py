@@ -44,6 +44,8 @@ def deaths_after_break(exit_codes: Mapping[int, int | None], rows: Mapping[int, 
                                       row.cache_warm if row else False, timed_out=True))
         elif code not in STOPPED_BY_POOL and code != 0:
             row = rows.get(pid)
+            if code > 0 and (row is None or row.job_id is None):
+                continue  # an idle worker that exited because the pool broke under it: not a death
             deaths.append(WorkerDeath(pid, code, row.job_id if row else None, row.slot if row else None,
                                       row.cache_warm if row else False))
     return deaths
