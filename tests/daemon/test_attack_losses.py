@@ -355,14 +355,27 @@ def children_of(pid: int) -> list[int]:
         return [int(x) for x in f.read().split()]
 
 
+def descendants_of(pid: int) -> list[int]:
+    """Every process below `pid`: with the forkserver start method the workers are grandchildren."""
+    found, todo = [], children_of(pid)
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        try:
+            todo.extend(children_of(child))
+        except FileNotFoundError:
+            pass
+    return found
+
+
 def test_a_commit_that_meets_a_full_state_disk_rolls_back_and_is_done_again(tmp_path):
     tree = make_tree(tmp_path)
     with small_filesystem(tree.state):
         daemon = DaemonProcess(tree)
         try:
             daemon.wait_started()
-            workers = children_of(daemon.proc.pid)
-            assert workers
+            workers = descendants_of(daemon.proc.pid)
+            assert len(workers) > len(children_of(daemon.proc.pid)), "no worker process found below the daemon"
             for pid in workers:  # the jobs are recorded and dispatched, their results wait
                 os.kill(pid, signal.SIGSTOP)
             names = [f"held{i}.mid" for i in range(10)]
@@ -395,7 +408,7 @@ def test_a_commit_that_meets_a_full_state_disk_rolls_back_and_is_done_again(tmp_
             assert not any((folder / n).exists() for n in names)
         finally:
             if daemon.proc.poll() is None:
-                for pid in children_of(daemon.proc.pid):
+                for pid in descendants_of(daemon.proc.pid):
                     os.kill(pid, signal.SIGCONT)
             assert daemon.stop() == 0
 
