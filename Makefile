@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first, pinned, so nothing pulls a CUDA build; then kellyd with the train and test extras.
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[train,test]'
+	$(BIN)/pip install --quiet -e '.[train,test,stems,notes]'
+	# Basic Pitch (audio to notes) without its declared TensorFlow pin, which would need numpy 1.
+	$(BIN)/pip install --quiet --no-deps basic-pitch==0.4.0
 	touch $(STAMP)
 
 install: $(STAMP)

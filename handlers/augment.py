@@ -7,11 +7,17 @@ is derived from both, and the transform (one, or two combined) and its
 parameters are drawn from that seed. Re-running the step therefore writes the
 same bytes under the same names and returns the same children.
 
-Children are written under `processed/augmented/` as
+Children are written under `processed/augmented/<shard of the parent id>/` (`kellyd.shard`) as
 `<parent_id>_a<i>_<transform slug>.mid|.wav` (e.g. `3fa2..._a03_transpose+2.mid`),
 atomically. Audio children are 16-bit PCM WAV at the dataset's sample rate.
 Their annotations are the parent's moved by `labels_after` (a transposed key,
-a stretched tempo); their features are computed by the features step.
+a stretched tempo).
+
+A MIDI child is serialised once, in memory; those bytes are hashed, written, and,
+when the chain has a features step (`child_features`), parsed once to compute the
+child's features here, so that the child needs no job of its own. Audio children
+(and a MIDI child whose features cannot be computed) get theirs from the features
+step, which then decides about them as about any file.
 """
 
 from __future__ import annotations
@@ -25,11 +31,12 @@ import numpy as np
 
 from kellyd.handlers.base import DatasetContext, Derived
 from kellyd.errors import ConfigError, InvalidInput
-from kellyd.music.midi_io import read_score
+from kellyd.music.midi_io import parse_midi_bytes, read_score, score_midi_bytes
 from kellyd.music.notes import Score
 from kellyd.music.transforms import COMBINATION_SEPARATOR, apply_midi, labels_after, split_steps
 from kellyd.sample import Sample, sample_id_for
-from kellyd.synth.files import midi_bytes, write_if_changed
+from kellyd.shard import sample_file
+from kellyd.synth.files import write_if_changed
 
 AUGMENTED_DIR = PurePosixPath("processed", "augmented")
 
@@ -69,7 +76,7 @@ class Augment:
     version: ClassVar[int] = 1
 
     def __init__(self, ctx: DatasetContext, *, multiplier: int, sr_hz: int = 16000,
-                 transforms: Mapping[str, Any] | None = None) -> None:
+                 transforms: Mapping[str, Any] | None = None, child_features: bool = False) -> None:
         key = f"datasets.{ctx.dataset_id}"
         if isinstance(multiplier, bool) or not isinstance(multiplier, int) or not 1 <= multiplier <= MAX_MULTIPLIER:
             raise ConfigError(f"{key}.multiplier",
@@ -82,6 +89,7 @@ class Augment:
         self.sr_hz = sr_hz
         self.ranges = checked_ranges(DEFAULT_TRANSFORMS if transforms is None else transforms,
                                      key=f"{key}.augment_transforms")
+        self.child_features = child_features
 
     def __call__(self, sample: Sample) -> Derived:
         if sample.split != "train" or sample.parent_id is not None:
@@ -107,9 +115,21 @@ class Augment:
             names = [n for n in names if n != "transpose"]  # drums only: transposing would change nothing
 
         def render(transform: str, params: dict, path: Path) -> bytes:
-            return midi_bytes(apply_midi(score, transform, params)[0], beside=path)
+            return score_midi_bytes(apply_midi(score, transform, params)[0])
 
-        return self._children(parent, names, render, suffix=".mid")
+        return self._children(parent, names, render, suffix=".mid",
+                              finish=self._with_features if self.child_features else None)
+
+    def _with_features(self, child: Sample, data: bytes) -> Sample:
+        """The child with its features written, from one parse of the bytes just rendered; unchanged if
+        it has none to give (no notes left): its features step then runs and judges it like any file."""
+        from kellyd.handlers.features import Features
+        from kellyd.music.midi_features import extract_midi
+
+        score = parse_midi_bytes(data)
+        if not any(len(t.notes) for t in score.tracks):
+            return child
+        return Features(self.ctx, sr_hz=self.sr_hz).written(child, extract_midi(score))
 
     def _audio_children(self, parent: Sample, y: np.ndarray) -> tuple[Sample, ...]:
         from kellyd.music.audio_transforms import apply_audio, wav_pcm16_bytes
@@ -123,7 +143,7 @@ class Augment:
         return self._children(parent, names, render, suffix=".wav")
 
     def _children(self, parent: Sample, names: list[str], render: Callable[[str, dict, Path], bytes], *,
-                  suffix: str) -> tuple[Sample, ...]:
+                  suffix: str, finish: Callable[[Sample, bytes], Sample] | None = None) -> tuple[Sample, ...]:
         if not names:
             return ()
         seen = {parent.sha256}
@@ -133,7 +153,8 @@ class Augment:
             rng = np.random.default_rng(seed)
             for _ in range(MAX_DRAWS_PER_CHILD):
                 transform, params = draw_plan(rng, names, self.ranges)
-                rel = AUGMENTED_DIR / f"{parent.sample_id}_a{index:02d}_{plan_slug(transform, params)}{suffix}"
+                rel = sample_file(AUGMENTED_DIR, parent.sample_id,
+                                  f"{parent.sample_id}_a{index:02d}_{plan_slug(transform, params)}{suffix}")
                 data = render(transform, params, self.ctx.root / rel)
                 digest = hashlib.sha256(data).hexdigest()
                 if digest not in seen:
@@ -142,7 +163,7 @@ class Augment:
                 continue  # every draw repeated a sibling (a tiny file): fewer children, never duplicates
             seen.add(digest)
             write_if_changed(self.ctx.root / rel, data)
-            children.append(Sample(
+            child = Sample(
                 dataset_id=parent.dataset_id,
                 origin_path=str(self.ctx.root / rel),
                 sample_id=sample_id_for(digest),
@@ -155,7 +176,8 @@ class Augment:
                 parent_id=parent.sample_id,
                 augmentation={"transform": transform, "params": params, "seed": seed, "index": index},
                 split=parent.split,
-            ))
+            )
+            children.append(finish(child, data) if finish is not None else child)
         return tuple(children)
 
 

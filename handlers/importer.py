@@ -18,7 +18,7 @@ from typing import ClassVar
 import structlog
 
 from kellyd.handlers.base import DatasetContext
-from kellyd.atomic import atomic_write_bytes
+from kellyd.atomic import atomic_write_bytes, note_kept
 from kellyd.config import LimitsConfig
 from kellyd.errors import InvalidInput
 from kellyd.handlers.sidecar import parse_sidecar, read_sidecar_bytes
@@ -132,6 +132,8 @@ class Import:
         if not target.exists():
             with open_regular(origin) as f:
                 atomic_write_bytes(target, iter(lambda: f.read(CHUNK_BYTES), b""))
+        else:
+            note_kept(target)  # a killed earlier run may have left it unsynced
         if sidecar_bytes is not None:
             atomic_write_bytes(target.with_name(target.name + SIDECAR_SUFFIX), sidecar_bytes)
         return sample.with_changes(

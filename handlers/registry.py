@@ -13,10 +13,11 @@ HANDLERS: dict[str, str] = {
     "annotate": "kellyd.handlers.annotate:Annotate",
     "features": "kellyd.handlers.features:Features",
     "augment": "kellyd.handlers.augment:Augment",
+    "analyze": "kellyd.handlers.analyze:Analyze",
 }
 
 # Steps a derived (augmented) sample goes through after it is written.
-NOT_FOR_CHILDREN = frozenset({"import", "annotate", "augment"})
+NOT_FOR_CHILDREN = frozenset({"import", "annotate", "augment", "analyze"})
 
 
 def handler_class(name: str) -> type:
@@ -29,8 +30,11 @@ def _settings_for(name: str, ds: DatasetConfig, multiplier: int | None) -> dict:
         return {"label_key": ds.target_label_key, "labels": ds.labels}
     if name == "features":
         return {"sr_hz": ds.sample_rate_hz}
+    if name == "analyze":
+        return {"stems": ds.stems, "demucs_model": ds.demucs_model, "notes": ds.notes}
     if name == "augment":
-        return {"multiplier": ds.multiplier if multiplier is None else multiplier, "sr_hz": ds.sample_rate_hz}
+        return {"multiplier": ds.multiplier if multiplier is None else multiplier, "sr_hz": ds.sample_rate_hz,
+                "child_features": "features" in child_chain(ds.chain)}
     return {}
 
 

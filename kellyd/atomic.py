@@ -1,5 +1,12 @@
 """Atomic file writes: temp file in the same folder, fsync, rename, fsync the folder.
 
+Inside a `write_group` (one step in a worker) the fsyncs wait: each new file is
+renamed at once and the group's `sync` makes all its files durable together (one
+`syncfs`, or an fsync per file and then each folder once) before the step reports
+success, so before the catalog commit that makes them visible. A file that
+replaces another is still fsynced before its rename: a committed sample may
+point at the old one, and a crash must leave it whole.
+
 The file gets the mode an ordinary `open(path, "w")` would give, 0666 less the process umask
 (0644 under the usual umask 022, 0640 under a service's 027): dataset folders are read by the
 people and jobs that train. `mkstemp` alone would leave every file 0600.
@@ -13,8 +20,10 @@ import re
 import sys
 import tempfile
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 
 TEMP_PREFIX = "."
@@ -53,10 +62,98 @@ def temp_stem(name: str) -> str:
     return fit_name(name, NAME_MAX_BYTES - len(TEMP_PREFIX) - len(".XXXXXXXX") - len(TEMP_SUFFIX))
 
 
+class WriteGroup:
+    """Files written by one step, made durable together by `sync`."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, None] = {}    # renamed in place, not yet fsynced
+        self.folders: dict[str, None] = {}  # whose new entries are not yet fsynced
+
+    def wrote(self, path: Path, *, synced: bool) -> None:
+        if not synced:
+            self.files[os.fspath(path)] = None
+        self.folders[os.fspath(Path(path).parent)] = None
+
+    def sync(self) -> None:
+        """fsync every file, then each folder once; raises OSError (a full disk...) like a write would.
+
+        A group of several files is flushed with one `syncfs` per file system instead.
+        """
+        if len(self.files) >= SYNCFS_MIN_FILES and _syncfs_each(self.folders):
+            self.files.clear()
+            self.folders.clear()
+            return
+        for name in self.files:
+            fd = os.open(name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for folder in self.folders:
+            fsync_dir(Path(folder))
+        self.files.clear()
+        self.folders.clear()
+
+
+# From this many files on, one syncfs per file system (one journal commit) replaces an fsync per file
+# and folder (a journal commit each). Measured on ext4 under load: a 12-file group (an augment step)
+# 5 ms against 30-40 ms, 3 files 4 ms against 10-20 ms. syncfs also waits for other writers' dirty
+# data on that file system, so a lone file keeps its own fsync.
+SYNCFS_MIN_FILES = 2
+
+
+def _syncfs_each(folders: Iterable[str]) -> bool:
+    """syncfs once for each file system holding one of `folders`; False where the system has none."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    if syncfs is None:
+        return False
+    devices: dict[int, str] = {}
+    for folder in folders:
+        devices.setdefault(os.stat(folder).st_dev, folder)
+    for folder in devices.values():
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            if syncfs(fd) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"syncfs failed: {os.strerror(err)}", folder)
+        finally:
+            os.close(fd)
+    return True
+
+
+_open_group: ContextVar[WriteGroup | None] = ContextVar("kellyd_write_group", default=None)
+
+
+@contextmanager
+def write_group() -> Iterator[WriteGroup]:
+    """Defer the fsyncs of the atomic writes made inside to the group's `sync` (the caller calls it)."""
+    group = WriteGroup()
+    token = _open_group.set(group)
+    try:
+        yield group
+    finally:
+        _open_group.reset(token)
+
+
+def note_kept(path: Path) -> None:
+    """A file a step relies on without writing it (it already held the right bytes): the open
+    group fsyncs it too, since an earlier, failed run may have left it unsynced."""
+    group = _open_group.get()
+    if group is not None:
+        group.wrote(Path(path), synced=False)
+
+
 def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
     """Replace `path` with `data` so a reader sees the old file or the new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    group = _open_group.get()
+    # Outside a group, or over an existing file, the data is on disk before the rename.
+    sync_now = group is None or os.path.lexists(path)
     fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{temp_stem(path.name)}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -67,7 +164,8 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
                 for chunk in data:
                     f.write(chunk)
             f.flush()
-            os.fsync(f.fileno())
+            if sync_now:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -75,7 +173,10 @@ def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
         except FileNotFoundError:
             pass
         raise
-    fsync_dir(path.parent)
+    if group is None:
+        fsync_dir(path.parent)
+    else:
+        group.wrote(path, synced=sync_now)
 
 
 def atomic_write_json(path: Path, value: Any, *, indent: int | None = 2) -> None:

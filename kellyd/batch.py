@@ -54,6 +54,9 @@ def batch_runner(cfg: Config, dataset_id: str) -> Iterator[Runner]:
     finally:
         runner.shutdown()
         exporter.flush(catalog)
+        from kellyd.manifest_parquet import update_manifest_parquet  # pyarrow: loaded by batch commands only
+
+        update_manifest_parquet(catalog, dataset_id, cfg.dataset_root(dataset_id))
         catalog.close()
         datasets_lock.release()
         lock.release()
@@ -109,17 +112,18 @@ def import_folder(cfg: Config, folder: Path, dataset_id: str, *, move: bool = Fa
         files = [f for f in files_to_import(folder, dataset_id, cfg.watch.ignore, move=move) if accepted(runner, f)]
         chain = runner.datasets[dataset_id].settings.chain
         labelled = tuple(name for name in chain if name in ("import", "annotate"))
-        bar = _progress_bar(len(files) * len(chain), show_progress, desc=f"import into {dataset_id}")
+        rest = tuple(name for name in chain if name not in labelled)
         # Import and annotate everything first, place the batch in splits at once (so the
         # splits do not depend on the order the workers finish in), then run the rest.
         runner.defer_splits = True
         runner.enqueue(files, now=time.time(), chain=labelled)
+        bar = _progress_bar(runner, show_progress, desc=f"import into {dataset_id}", not_queued=len(files) * len(rest))
         run_until_idle(runner, progress=bar.update)
         runner.defer_splits = False
         placed = runner.place_batch(dataset_id, now=time.time())
-        rest = tuple(name for name in chain if name not in labelled)
         if rest:
             runner.enqueue_samples(dataset_id, placed, rest, now=time.time())
+            bar.expect(0)
             run_until_idle(runner, progress=bar.update)
         bar.close()
         c = runner.counters
@@ -138,7 +142,7 @@ def rerun_step(cfg: Config, dataset_id: str, step: str, *, show_progress: bool =
         if step == "augment":
             samples = [s for s in samples if s.parent_id is None]
         n = runner.enqueue_samples(dataset_id, samples, (step,), now=time.time())
-        bar = _progress_bar(n, show_progress, desc=f"{step} on {dataset_id}")
+        bar = _progress_bar(runner, show_progress, desc=f"{step} on {dataset_id}")
         run_until_idle(runner, progress=bar.update)
         bar.close()
         c = runner.counters
@@ -192,20 +196,29 @@ def synthesize_into(cfg: Config, dataset_id: str, *, generator: str, count: int,
             # A new seed per run: the pieces of earlier runs are not written again.
             generator, count, labels = plan.generator, plan.count, plan.labels
             seed = seed + runner.catalog.sample_count(dataset_id)
+        from kellyd.progress import counting_bar
+
+        pieces = counting_bar(count, desc=f"synthesize {count} {generator} pieces", enabled=show_progress,
+                              unit="piece")
         try:
             samples = synthesize(rt.ctx, generator=generator, count=count, seed=seed, duration_s=duration_s,
-                                 labels=labels, render_audio=render_audio, sr_hz=rt.settings.sample_rate_hz)
+                                 labels=labels, render_audio=render_audio, sr_hz=rt.settings.sample_rate_hz,
+                                 on_piece=lambda: pieces.update(1))
         except ValueError as exc:
             raise ConfigError("synthesize arguments", str(exc)) from None
+        finally:
+            pieces.close()
         added = register_samples(runner, dataset_id, samples, now=time.time())
-        bar = _progress_bar(runner.catalog.pending_count(), show_progress, desc=f"synthesize into {dataset_id}")
+        bar = _progress_bar(runner, show_progress, desc=f"features of the pieces in {dataset_id}")
         run_until_idle(runner, progress=bar.update)
         bar.close()
         return {"written": len(samples), "added": added, "children_added": runner.counters.children_added,
                 "quarantined": runner.counters.quarantined}
 
 
-def _progress_bar(total: int, enabled: bool, *, desc: str):
-    from tqdm import tqdm
+def _progress_bar(runner: Runner, enabled: bool, *, desc: str, not_queued: int = 0):
+    """A bar over the handler steps queued in the catalog (and `not_queued` steps to queue later),
+    with a total that follows the work."""
+    from kellyd.progress import StepProgress
 
-    return tqdm(total=total, desc=desc, unit="step", disable=not enabled)
+    return StepProgress(runner.catalog.db, desc=desc, enabled=enabled, not_queued=not_queued)

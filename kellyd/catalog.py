@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS samples (
     PRIMARY KEY (dataset_id, sample_id));
 CREATE UNIQUE INDEX IF NOT EXISTS samples_sha ON samples (dataset_id, sha256);
 CREATE INDEX IF NOT EXISTS samples_group ON samples (dataset_id, group_key);
+-- `kellyd status` counts samples per split from this index alone (its GROUP BY names the same
+-- expression): without it, the count read every row's JSON, 4 s at 300,000 samples.
+CREATE INDEX IF NOT EXISTS samples_split ON samples (dataset_id, split, parent_id IS NOT NULL);
 CREATE TABLE IF NOT EXISTS steps (
     dataset_id TEXT NOT NULL, sample_id TEXT NOT NULL, handler TEXT NOT NULL,
     version INTEGER NOT NULL, done_at REAL NOT NULL,
@@ -102,6 +105,8 @@ def manifest_entry(sample: Sample) -> dict[str, Any]:
         "features_path": sample.features_path,
         "original_names": list(sample.original_names),
         "annotations": dict(sample.annotations),
+        # Only samples a step wrote more for (songs) carry it, so clip manifests keep their shape.
+        **({"outputs": dict(sample.outputs)} if sample.outputs else {}),
     }
 
 

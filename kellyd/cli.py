@@ -12,8 +12,10 @@ from pathlib import Path
 from kellyd import __version__
 from kellyd.errors import AlreadyRunning, ConfigError, KellydError, MissingExtra
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY, EXIT_SKIPPED = 0, 1, 2, 3, 4
-EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a writer killed by SIGPIPE
+from kellyd.exitcodes import (  # one table of exit codes (README, "Exit codes")
+    EXIT_BROKEN_PIPE, EXIT_BUSY, EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_NO_DAEMON, EXIT_OK,
+    EXIT_SKIPPED, batch_exit_code,
+)
 GENERATORS = ("emotion", "melody", "harmony", "groove", "dynamics")
 TORCH_HINT = "README, 'Training needs kellyd[train]': the CPU-only build of torch"
 
@@ -38,12 +40,16 @@ def cmd_run(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from kellyd.schedule import job_blockers, scheduled_jobs
     from kellyd.status import collect_status, render_status, status_json
 
     cfg = _config(args)
-    status = collect_status(cfg.catalog_path, cfg.paths.state)
+    status = collect_status(cfg.catalog_path, cfg.paths.state, jobs=scheduled_jobs(cfg), blockers=job_blockers(cfg))
     print(_scrubbed(cfg, status_json(status) if args.json else render_status(status)))
-    return EXIT_FAILED if status.get("catalog_error") else EXIT_OK
+    if status.get("catalog_error"):
+        return EXIT_FAILED
+    # A batch command or a training may hold the lock; only the daemon does the scheduled work.
+    return EXIT_OK if "daemon" in (status.get("daemon") or "") else EXIT_NO_DAEMON
 
 
 def _scrubbed(cfg, text: str) -> str:
@@ -132,7 +138,7 @@ def cmd_import(args) -> int:
     result = import_folder(cfg, Path(args.dir).resolve(), args.dataset, move=args.move,
                            show_progress=not args.quiet)
     print(json.dumps(result))
-    return EXIT_OK
+    return batch_exit_code(result)
 
 
 def cmd_step(args) -> int:
@@ -142,8 +148,9 @@ def cmd_step(args) -> int:
     cfg = _config(args)
     configure_logging(cfg.logging.format, "warning")
     overrides = {"multiplier": args.multiplier} if getattr(args, "multiplier", None) is not None else {}
-    print(json.dumps(rerun_step(cfg, args.dataset, args.step, show_progress=not args.quiet, **overrides)))
-    return EXIT_OK
+    result = rerun_step(cfg, args.dataset, args.step, show_progress=not args.quiet, **overrides)
+    print(json.dumps(result))
+    return batch_exit_code(result)
 
 
 def cmd_service_install(args) -> int:
@@ -201,7 +208,7 @@ def cmd_synthesize(args) -> int:
                              duration_s=args.duration_s, labels=args.labels, render_audio=args.render_audio,
                              show_progress=not args.quiet, fill_to_target=args.fill_to_target)
     print(json.dumps(result))
-    return EXIT_OK
+    return batch_exit_code(result)
 
 
 def cmd_train(args) -> int:
@@ -215,7 +222,8 @@ def cmd_train(args) -> int:
             raise
         raise MissingExtra("train", "PyTorch (torch)", "kellyd train", TORCH_HINT) from None
     configure_logging(cfg.logging.format, cfg.logging.level)
-    result = train_from_config(cfg, args.dataset, model=args.model, if_changed=args.if_changed)
+    result = train_from_config(cfg, args.dataset, model=args.model, if_changed=args.if_changed,
+                               split_file=Path(args.split_file) if args.split_file else None)
     print(json.dumps(result.to_json(), indent=2) if args.json else _train_summary(result))
     return result.exit_code
 
@@ -254,7 +262,9 @@ def cmd_pipeline(args) -> int:
     steps["validate"] = {"verdict": report.verdict, "report": str(files.latest_html),
                          "reasons": [r.name for r in report.reasons]}
     print(json.dumps(steps, indent=2))
-    return EXIT_OK
+    if report.verdict == "invalid":
+        return EXIT_INVALID
+    return max((batch_exit_code(s) for s in steps.values() if isinstance(s, dict)), default=EXIT_OK)
 
 
 def cmd_validate(args) -> int:
@@ -266,7 +276,7 @@ def cmd_validate(args) -> int:
     for reason in report.reasons:
         print(f"  [{reason.severity}] {reason.name}: {reason.message}")
     print(f"report: {files.latest_html}")
-    return EXIT_FAILED if args.strict and report.verdict == "invalid" else EXIT_OK
+    return EXIT_INVALID if args.strict and report.verdict == "invalid" else EXIT_OK
 
 
 def cmd_splits(args) -> int:
@@ -274,6 +284,19 @@ def cmd_splits(args) -> int:
 
     counts = write_splits(_config(args), args.dataset)
     print(json.dumps(counts))
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    """Exit codes: 0 written; 2 unknown dataset, bad format or OUT not empty; 4 no samples yet; 1 read/write error."""
+    from kellyd.export_command import NothingToExport, export_command
+
+    try:
+        result = export_command(_config(args), args.dataset, Path(args.out), fmt=args.format)
+    except NothingToExport as exc:
+        print(f"kellyd: {exc}", file=sys.stderr)
+        return EXIT_SKIPPED
+    print(json.dumps({k: v for k, v in result.items() if k != "feature_vector_names"}))
     return EXIT_OK
 
 
@@ -351,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_import)
 
     for step, text in (("features", "compute features again for every sample"),
+                       ("analyze", "analyse every song again (tags, beats, key, chords, sections, stems, notes)"),
                        ("augment", "make augmented children of the training samples")):
         p = sub.add_parser(step, help=text)
         _dataset_option(p)
@@ -377,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="a Kelly model, or a key such as EmotionRecognizer-midi (default: the target model)")
     p.add_argument("--if-changed", action="store_true",
                    help="skip unless enough samples changed and the last validation passed (the scheduled job)")
+    p.add_argument("--split-file", help="JSON object of file name -> train/val/test used instead of the "
+                   "manifest's splits for this training (cross-validation folds); every sample must be named")
     _json_option(p)
     p.set_defaults(func=cmd_train)
 
@@ -395,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="validate a dataset and write its report (reports/latest.html)")
     _dataset_option(p)
     p.add_argument("--full", action="store_true", help="hash and parse every file (default: [validate] mode)")
-    p.add_argument("--strict", action="store_true", help="exit 1 when the verdict is invalid")
+    p.add_argument("--strict", action="store_true", help=f"exit {EXIT_INVALID} when the verdict is invalid")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("splits", help="write splits/train.txt val.txt test.txt from the catalog")
     _dataset_option(p)
@@ -404,6 +430,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="file to write (default: state/reports/status-<UTC>.html and status-latest.html)")
     p.add_argument("--dataset", help="write the status page and the Freesound attributions into this dataset's reports/")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("export", help="write a dataset as Hugging Face, Parquet or JSON Lines files for another team")
+    p.add_argument("--format", required=True, choices=("hf", "parquet", "jsonl", "songs"),
+                   help="hf: a folder datasets.load_dataset reads; parquet or jsonl: one file per split; "
+                        "songs: one JSON Lines record per analysed song (stems, analysis, features, tags, labels)")
+    _dataset_option(p)
+    p.add_argument("out", metavar="OUT", help="a new (or empty) folder; written whole or not at all")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("freesound", help="Freesound commands")
     fsub = p.add_subparsers(dest="freesound_command", required=True, metavar="SUBCOMMAND")
@@ -465,7 +498,7 @@ def _dispatch(argv: list[str] | None) -> int:
         print(f"kellyd: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except Exception:  # noqa: BLE001 - the traceback is still printed, only scrubbed of secrets
         from kellyd.freesound.redact import scrubbed_traceback
 

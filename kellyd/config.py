@@ -32,6 +32,8 @@ DEFAULT_LABEL_KEY = {
     "GroovePredictor": "groove_type",
 }
 DEFAULT_CHAIN = ("import", "annotate", "features", "augment")
+# A `kind = "song"` dataset: whole songs are analysed (beats, key, chords, sections, stems, notes), not augmented.
+SONG_CHAIN = ("import", "annotate", "analyze", "features")
 
 
 def _check(*, minimum: float | None = None, exclusive: bool = False, doc: str = "") -> dict:
@@ -69,6 +71,7 @@ class ExecutorConfig:
     address: str = ""
     max_attempts: int = field(default=5, metadata=_check(minimum=1))
     shutdown_grace_s: float = field(default=3.0, metadata=_check(minimum=0.0))
+    idle_workers_s: float = field(default=60.0, metadata=_check(minimum=0.0))
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,10 @@ class DatasetConfig:
     group_by: str = ""
     on_import: Literal["move", "copy"] = "move"
     sample_rate_hz: int = field(default=16000, metadata=_check(minimum=1000))
+    kind: Literal["clip", "song"] = "clip"
+    stems: Literal["hpss", "demucs", "off"] = "hpss"
+    demucs_model: str = ""
+    notes: Literal["auto", "basic_pitch", "cqt", "off"] = "auto"
 
     @property
     def target_label_key(self) -> str:
@@ -285,6 +292,8 @@ def _parse_dataset(dataset_id: str, table: Any, known_handlers: frozenset[str]) 
     if not _DATASET_ID.match(dataset_id):
         raise ConfigError(prefix, "a dataset id uses letters, digits, '_', '-' and '.' only")
     ds = parse_section(DatasetConfig, table, prefix)
+    if ds.kind == "song" and "chain" not in table:
+        ds = dataclasses.replace(ds, chain=SONG_CHAIN)
     if ds.target_model not in TARGET_MODELS:
         raise ConfigError(f"{prefix}.target_model", f"must be one of {', '.join(TARGET_MODELS)}, got {ds.target_model!r}")
     for i, name in enumerate(ds.chain):

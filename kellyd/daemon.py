@@ -25,6 +25,7 @@ from kellyd.config import Config, load_config
 from kellyd.dataset import all_datasets, datasets_on_disk
 from kellyd.errors import ConfigError
 from kellyd.export import Exporter, out_of_date
+from kellyd.parquet_refresh import parquet_behind
 from kellyd.handlers.registry import build_chain
 from kellyd.rebuild import adopt_unknown_datasets, ensure_catalog
 from kellyd.lock import DatasetsLock, StateLock
@@ -105,11 +106,13 @@ class Daemon:
                                  max_busy_share=cfg.export.max_busy_share)
         self._catch_up_exports(runtimes)
         self.exporter.start()
-        from kellyd.executor import make_executor, warm_up
+        for ds_id in runtimes:  # manifest.parquet behind the catalog: a refresh cut short by the last stop
+            if parquet_behind(self.catalog, ds_id, self.cfg.dataset_root(ds_id)):
+                self.exporter.parquet.request(ds_id, self.cfg.dataset_root(ds_id))
+        from kellyd.executor import make_executor
 
         self.runner = Runner(cfg, self.catalog, runtimes, lambda: make_executor(self.cfg), self.exporter)
         self.runner.space.on_resume = self._after_disk_space_back
-        warm_up(self.runner.executor, cfg.workers)
         self.settle = SettleTracker(cfg.watch.settle_s)
         self.watcher = self._make_watcher(cfg)
         self.watcher.start()

@@ -3,10 +3,18 @@
 Both are `concurrent.futures.Executor`s, so the runner does not know which one
 it has. Workers are started with `forkserver` (never `fork` from a process with
 watchdog threads) and run at a lower priority than the daemon.
+
+Workers start when the first step is submitted, import only what their steps
+need (a MIDI-only dataset never loads librosa or numba), and are retired after
+`executor.idle_workers_s` without work (a new pool starts in about half a second),
+so an idle daemon holds no worker memory.
+Each step's files are made durable together before its outcome returns
+(`run_durable_step`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import time
@@ -83,14 +91,29 @@ class CacheHealing:
             raise
 
 
+def run_durable_step(handler, sample):
+    """Run one step; if it succeeded, fsync the files it wrote (each folder once) before returning,
+    so the catalog commit that follows never makes visible a file that is not on disk."""
+    from kellyd.atomic import write_group
+    from kellyd.outcome import outcome_for, run_step
+
+    with write_group() as group:
+        outcome = run_step(handler, sample)
+        if outcome.status != "ok":
+            return outcome
+        try:
+            group.sync()
+        except OSError as exc:  # a full disk waits for space; other errors map as a handler's would
+            return dataclasses.replace(outcome_for(exc), elapsed_s=outcome.elapsed_s)
+    return outcome
+
+
 def run_job(handler, sample, job_id: int):
     """The task a worker runs: one step of one job, marked on the board while it runs."""
-    from kellyd.outcome import run_step
-
     if _board is not None:
         _board.started(_slot, job_id)
     try:
-        return run_step(CacheHealing(handler), sample)
+        return run_durable_step(CacheHealing(handler), sample)
     finally:
         if _board is not None:
             _board.finished(_slot)
@@ -99,12 +122,15 @@ def run_job(handler, sample, job_id: int):
 def make_executor(cfg: Config, *, workers: int | None = None) -> Executor:
     if cfg.executor.kind == "dask":
         try:
-            from distributed import Client
+            import distributed  # noqa: F401 - only to say clearly when the extra is missing
         except ImportError:
             raise ConfigError("executor.kind", "'dask' needs the distributed package: pip install 'kellyd[dask]'") from None
         if not cfg.executor.address:
             raise ConfigError("executor.address", "a Dask scheduler address such as 'tcp://host:8786' is required")
-        return Client(cfg.executor.address).get_executor()
+        from kellyd.dask_executor import make_dask_executor
+
+        return make_dask_executor(cfg.executor.address, read_folders=[cfg.paths.inbox, cfg.paths.staging],
+                                  write_folders=[cfg.paths.datasets])
     # One BLAS thread per worker: the pool already uses every core, and nested
     # BLAS threads made each worker 2-3x slower. Workers inherit this environment.
     for name in BLAS_THREAD_VARIABLES:
@@ -133,9 +159,17 @@ def submit_job(executor: Executor, handler, sample, job_id: int):
     """Submit one step; a pool with a board runs it through `run_job` so the board shows it."""
     if board_of(executor) is not None:
         return executor.submit(run_job, handler, sample, job_id)
-    from kellyd.outcome import run_step
+    return executor.submit(run_durable_step, handler, sample)
 
-    return executor.submit(run_step, handler, sample)
+
+def has_workers(executor: Executor) -> bool:
+    """Does this local pool hold worker processes now? (Always False for other executors.)"""
+    return bool(getattr(executor, "_processes", None))  # ProcessPoolExecutor internals
+
+
+def retire_workers(executor: Executor) -> None:
+    """Shut an idle pool down: its workers finish (they have no step) and exit."""
+    executor.shutdown(wait=True, cancel_futures=True)
 
 
 def terminate_workers(executor: Executor) -> dict[int, int | None]:
@@ -158,22 +192,3 @@ def terminate_workers(executor: Executor) -> dict[int, int | None]:
     # A worker that was dying at the first look (its status not passed on by the forkserver yet)
     # shows its own signal after the join; one that was alive shows the SIGTERM sent here.
     return {pid: code if code is not None else processes[pid].exitcode for pid, code in early_codes.items()}
-
-
-def warm_worker() -> int:
-    """Import what the first steps need, so the first dropped file pays no start-up cost."""
-    import kellyd.handlers.annotate  # noqa: F401
-    import kellyd.handlers.importer  # noqa: F401
-    import kellyd.music.audio_io  # noqa: F401
-    import kellyd.music.midi_io  # noqa: F401
-
-    return os.getpid()
-
-
-def warm_up(executor: Executor, workers: int) -> None:
-    """Start every worker process now rather than at the first file."""
-    for future in [executor.submit(warm_worker) for _ in range(workers)]:
-        try:
-            future.result(timeout=60)
-        except Exception:  # a worker that cannot start shows up on the first real step
-            return

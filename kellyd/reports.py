@@ -116,9 +116,11 @@ def latest_report(root: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def write_status_report(path: Path, history: Any, *, now: datetime | None = None) -> Path:
-    """Render the daemon status page from activity rows and write it atomically to `path`."""
-    atomic_write_bytes(Path(path), render_status_report(history, now=now).encode("utf-8"))
+def write_status_report(path: Path, history: Any, *, now: datetime | None = None,
+                        status: Mapping[str, Any] | None = None) -> Path:
+    """Render the daemon status page from activity rows (and the state `kellyd.status.collect_status`
+    read, when given) and write it atomically to `path`."""
+    atomic_write_bytes(Path(path), render_status_report(history, status=status, now=now).encode("utf-8"))
     return Path(path)
 
 

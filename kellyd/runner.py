@@ -29,6 +29,7 @@ from kellyd.diskspace import SpaceWatch, is_disk_full
 from kellyd.export import Exporter
 from kellyd import inflight
 from kellyd.deaths import WorkerDeath, describe_exit, judge_death
+from kellyd.dask_executor import ClusterUnavailable
 from kellyd.executor import submit_job
 from kellyd.fairness import plan_dispatch
 from kellyd.music.audio_numba import cache_root, set_aside
@@ -42,6 +43,11 @@ from kellyd.settle import Ready
 from kellyd.split_state import SplitAssigner
 
 log = structlog.get_logger("kellyd.runner")
+
+# Tests only: "<step>@<file>" makes the runner create <file> and wait there, forever, once a result
+# of <step> is collected: its files are written and synced, its catalog commit not yet made (the
+# kill -9 tests stop it there). Unset, the runner never looks at it again.
+PAUSE_BEFORE_COMMIT_ENV = "KELLYD_TEST_PAUSE_BEFORE_COMMIT"
 
 
 @dataclass
@@ -114,7 +120,9 @@ class Runner:
         self.catalog = catalog
         self.datasets = datasets
         self._executor_factory = executor_factory
-        self.executor = executor_factory()
+        self.executor = executor_factory()  # a local pool starts its workers at the first step
+        self._idle_since_s = time.monotonic()  # no step in flight since (monotonic)
+        self._pause_before_commit = os.environ.get(PAUSE_BEFORE_COMMIT_ENV, "").partition("@")
         self.exporter = exporter
         self.in_flight: dict[Future, Job] = {}
         self.capacity = max(2, cfg.workers * 4)
@@ -182,6 +190,7 @@ class Runner:
 
     def dispatch(self, *, now: float) -> int:
         self.watch_workers()
+        self._retire_idle_workers(time.monotonic())
         if not self.accepting or self.space.poll(now_s=time.monotonic()):
             return 0
         if self.suspects:
@@ -235,6 +244,20 @@ class Runner:
                 self._shown_running = shown  # tried once for this state: no warning on every tick
                 log.warning("running_steps_not_recorded", error=str(exc))
 
+    def _retire_idle_workers(self, now_mono_s: float) -> None:
+        """Shut the pool's workers down after `executor.idle_workers_s` without a step; the next step starts new ones."""
+        from kellyd.executor import has_workers, retire_workers
+
+        if self.in_flight or self.suspects:
+            self._idle_since_s = now_mono_s
+            return
+        if now_mono_s - self._idle_since_s < self.cfg.executor.idle_workers_s or not has_workers(self.executor):
+            return
+        retire_workers(self.executor)
+        self.executor = self._executor_factory()
+        self._shown_running = None
+        log.info("workers_retired", idle_s=round(now_mono_s - self._idle_since_s, 1))
+
     def _note_cache_rebuild(self, cause: str, slot: int | None, now: float) -> None:
         folder = "" if slot is None else str(cache_root(self.cfg.paths.state) / f"w{slot}")
         log.warning("numba_cache_rebuilt", cause=cause, folder=folder)
@@ -263,6 +286,8 @@ class Runner:
             handler = self._handler_for(rt, job)
             try:
                 future = submit_job(self.executor, handler, job.sample, job.job_id)
+            except ClusterUnavailable:  # the Dask executor connects again by itself; the job waits
+                return submitted
             except (BrokenProcessPool, RuntimeError):
                 if not self.in_flight:  # else `collect` meets the broken futures and replaces the pool
                     self._replace_executor()
@@ -347,6 +372,8 @@ class Runner:
         if not self.in_flight:
             return 0
         done, _ = wait(list(self.in_flight), timeout=timeout_s, return_when=FIRST_COMPLETED)
+        if getattr(self.executor, "resubmits_lost_steps", False):
+            done = self._forget_lost_steps(done)
         if not done:
             return 0
         progressed = False
@@ -369,6 +396,8 @@ class Runner:
                     done.add(future)  # judged below (the culprit), or a suspect (nobody was named)
                 else:
                     self.in_flight.pop(future)  # innocent: still pending in the catalog, runs again unpaid
+        if self._pause_before_commit[1]:
+            self._pause_for_test(done)
         # A commit that fails on a full disk rolls back: the jobs stay pending and run again once
         # space returns, and nothing that follows a commit (removing an origin) happens.
         with self.space.tolerated("committing results", now_s=time.monotonic(), undo=after_commit.clear), \
@@ -401,6 +430,25 @@ class Runner:
             except OSError as exc:
                 log.warning("post_commit_action_failed", error=str(exc))
         return len(done)
+
+    def _forget_lost_steps(self, done: set[Future]) -> set[Future]:
+        """Steps a Dask client cancelled when it lost its scheduler: no worker was at fault, and their
+        jobs are still pending in the catalog, so they are dispatched again, uncounted."""
+        lost = {f for f in done if f.cancelled()}
+        for future in lost:
+            job = self.in_flight.pop(future)
+            log.warning("step_resubmitted", reason="lost with the Dask scheduler connection", job=job.job_id,
+                        step=job.handler_name, path=display(job.sample.file_path or job.origin_path))
+        return done - lost
+
+    def _pause_for_test(self, done) -> None:
+        """See PAUSE_BEFORE_COMMIT_ENV: stop here, files written, commit not made, until killed."""
+        step, _, marker = self._pause_before_commit
+        if any(self.in_flight[f].handler_name == step and f.done() and not f.cancelled() and f.exception() is None
+               and f.result().status == "ok" for f in done if f in self.in_flight):
+            Path(marker).write_text(str(os.getpid()))
+            while True:
+                time.sleep(1.0)
 
     def _commit_guarded(self, job: Job, outcome: StepOutcome, now: float, after: list) -> None:
         """Commit one job inside a savepoint. An unexpected failure (a name the file system or SQLite
@@ -516,6 +564,9 @@ class Runner:
                 continue
             self.catalog.put_sample(child, now=now, label=rt.splits.label_of(child))
             chain = child_chain(rt.settings.chain)
+            if child.features_path and "features" in rt.handlers:  # computed by the step that made the child
+                self.catalog.record_step(rt.dataset_id, child.sample_id, "features", rt.handlers["features"].version, now)
+                chain = tuple(step for step in chain if step != "features")
             if chain:
                 self.catalog.add_job(sample=child, chain=chain, now=now)
             self.counters.children_added += 1

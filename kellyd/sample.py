@@ -42,6 +42,9 @@ class Sample:
     parent_id: str | None = None
     augmentation: Mapping[str, Any] | None = None
     split: Split | None = None
+    # Files a step wrote for this sample beyond its features (the song analysis, stems, notes): name -> path
+    # relative to the dataset folder.
+    outputs: Mapping[str, Any] = field(default_factory=dict)
 
     def with_changes(self, **changes: Any) -> "Sample":
         return dataclasses.replace(self, **changes)
@@ -66,6 +69,7 @@ class Sample:
             "parent_id": self.parent_id,
             "augmentation": dict(self.augmentation) if self.augmentation is not None else None,
             "split": self.split,
+            "outputs": dict(self.outputs),
         }
 
     @classmethod
@@ -85,4 +89,5 @@ class Sample:
             parent_id=data.get("parent_id"),
             augmentation=data.get("augmentation"),
             split=data.get("split"),
+            outputs=dict(data.get("outputs") or {}),
         )

@@ -5,17 +5,27 @@ misfire grace. Each job runs the same `kellyd` command a user would type, in
 its own subprocess at a lower priority, so the daemon process never holds
 their memory or their imports (torch above all). Outcomes go to the catalog,
 where `kellyd status` reads the last and next runs.
+
+When a job runs is a pure function of its schedule, its last run (from the catalog) and
+now (`first_run_s`): a run missed while the daemon was down runs at start, an interval
+counts from the last run rather than from the start, and a reload (SIGHUP) keeps the
+next run of every job whose schedule did not change. Whether a job can run at all (a
+Freesound key, torch for retraining) is checked at start (`job_blockers`) and logged,
+so a missing key shows in the log and in `kellyd status` at once, not 12 hours later.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Mapping
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,12 +34,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from kellyd.catalog import Catalog
 from kellyd.config import Config, parse_interval_s
+from kellyd.exitcodes import EXIT_OK, EXIT_QUARANTINED, EXIT_SKIPPED
 
 log = structlog.get_logger("kellyd.schedule")
 
-EXIT_SKIPPED = 4  # kellyd.cli: the job had nothing to do, or no credentials
 JOB_NICE = 5  # validation and pulls; training takes `[training] nice`
 DETAIL_CHARS = 2000
+# Exit codes of a job's command that still count as a finished run (quarantined files are
+# listed by `kellyd status` and the validation report, not a failed job).
+FINISHED_CODES = (EXIT_OK, EXIT_QUARANTINED)
+# How often the daemon compares each dataset's originals with the last validation's count.
+AFTER_SAMPLES_CHECK_S = 30.0
 
 
 def trigger_for(spec: str):
@@ -64,6 +79,123 @@ def job_commands(cfg: Config) -> dict[str, JobSpec]:
     }
 
 
+def first_run_s(trigger, *, last_run_s: float | None, now_s: float) -> float | None:
+    """When a job with `trigger` should next run, given its last run (None: never ran) and now.
+
+    A fire time that fell between the last run and now was missed (the daemon was down): run now.
+    Otherwise the trigger's next fire time after the last run (interval triggers are anchored
+    there by `anchored_trigger`), or after now for a job that never ran.
+    """
+    now = datetime.fromtimestamp(now_s, timezone.utc)
+    if last_run_s is None:
+        nxt = trigger.get_next_fire_time(None, now)
+        return None if nxt is None else nxt.timestamp()
+    after_last = trigger.get_next_fire_time(None, datetime.fromtimestamp(last_run_s, timezone.utc))
+    if after_last is None:
+        return None
+    return now_s if after_last.timestamp() <= now_s else after_last.timestamp()
+
+
+def anchored_trigger(spec: str, *, last_run_s: float | None, now_s: float):
+    """`trigger_for(spec)`, with an interval counted from the last run (else from now)."""
+    trigger = trigger_for(spec)
+    if isinstance(trigger, IntervalTrigger):
+        interval_s = trigger.interval.total_seconds()
+        start_s = (last_run_s if last_run_s is not None else now_s) + interval_s
+        trigger = IntervalTrigger(seconds=interval_s, start_date=datetime.fromtimestamp(start_s, timezone.utc),
+                                  timezone=timezone.utc)
+    return trigger
+
+
+def job_blockers(cfg: Config, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """job id -> why a scheduled job cannot do its work now (only jobs that are scheduled).
+
+    Cheap and without network: a Freesound key that is missing, torch that is not installed,
+    no dataset to work on.
+    """
+    import importlib.util
+
+    blockers: dict[str, str] = {}
+    specs = {"validate": cfg.schedule.validate, "freesound": cfg.schedule.freesound,
+             "synthesize": cfg.schedule.synthesize, "retrain": cfg.schedule.retrain}
+    scheduled = {job for job, spec in specs.items() if spec.strip().lower() != "off"}
+    for job in scheduled & {"validate", "synthesize", "retrain"}:
+        if not cfg.datasets:
+            blockers[job] = "no datasets configured"
+    if "freesound" in scheduled:
+        if not cfg.freesound.enabled:
+            blockers["freesound"] = "Freesound: pulls disabled ([freesound] enabled = false)"
+        else:
+            from kellyd.freesound.credentials import load_api_key
+
+            found = load_api_key(cfg.freesound, environ)
+            if found.key is None:
+                blockers["freesound"] = f"Freesound: no API key ({found.problem or found.source})"
+    if "retrain" in scheduled and "retrain" not in blockers:
+        try:
+            has_torch = importlib.util.find_spec("torch") is not None
+        except (ImportError, ValueError):
+            has_torch = False
+        if not has_torch:
+            blockers["retrain"] = "retrain: torch is not installed (the kellyd[train] extra)"
+    return blockers
+
+
+def validation_due(originals_now: Mapping[str, int], originals_validated: Mapping[str, int],
+                   threshold: int) -> list[str]:
+    """Datasets whose original samples grew by `threshold` or more since their last validation
+    (the report's `original_count`; 0 when never validated). 0 turns the trigger off."""
+    if threshold <= 0:
+        return []
+    return sorted(d for d, n in originals_now.items() if n - originals_validated.get(d, 0) >= threshold)
+
+
+def read_originals(catalog_path: Path) -> dict[str, int]:
+    """dataset -> original (not augmented) samples in the catalog, read-only."""
+    try:
+        db = sqlite3.connect(f"file:{catalog_path}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error:
+        return {}
+    try:
+        return dict(db.execute("SELECT dataset_id, COUNT(*) FROM samples WHERE parent_id IS NULL GROUP BY 1"))
+    except sqlite3.Error:
+        return {}
+    finally:
+        db.close()
+
+
+def validated_originals(cfg: Config) -> dict[str, int]:
+    """dataset -> `original_count` of its last validation report (datasets without one are left out)."""
+    counts = {}
+    for dataset_id in cfg.datasets:
+        try:
+            data = json.loads((cfg.dataset_root(dataset_id) / "reports" / "latest.json").read_bytes())
+            counts[dataset_id] = int(data["original_count"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return counts
+
+
+def last_runs(catalog_path: Path) -> dict[str, float]:
+    """job id -> the time of its last run, from the catalog."""
+    try:
+        db = sqlite3.connect(f"file:{catalog_path}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error:
+        return {}
+    try:
+        return {job: at for job, at in db.execute("SELECT job, last_run FROM schedule_runs") if at is not None}
+    except sqlite3.Error:
+        return {}
+    finally:
+        db.close()
+
+
+def scheduled_jobs(cfg: Config) -> dict[str, str]:
+    """job id -> its schedule, for the jobs that are not off."""
+    return {job_id: job.schedule for job_id, job in job_commands(cfg).items()
+            if trigger_for(job.schedule) is not None}
+
+
 def run_commands(commands: list[list[str]], *, nice: int, timeout_s: float = 6 * 3600) -> tuple[str, str]:
     """Run each command at `nice`; ('ok' | 'skipped' | 'failed', detail)."""
     details = []
@@ -73,7 +205,7 @@ def run_commands(commands: list[list[str]], *, nice: int, timeout_s: float = 6 *
                               preexec_fn=lambda: os.nice(nice))
         if proc.returncode == EXIT_SKIPPED and status == "ok":
             status = "skipped"
-        elif proc.returncode not in (0, EXIT_SKIPPED):
+        elif proc.returncode not in (*FINISHED_CODES, EXIT_SKIPPED):
             status = "failed"
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         details.append(f"{' '.join(cmd[cmd.index('--config') + 2:])}: exit {proc.returncode}: {' | '.join(tail)}")
@@ -86,19 +218,40 @@ class DaemonScheduler:
         self.run_fn = runner_fn
         self.scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": int(cfg.schedule.misfire_grace_s)})
-        self._new_samples: dict[str, int] = {}
+        self._specs: dict[str, str] = {}
+        self._validated: dict[str, int] = {}
+        self._next_check_s = 0.0
+        self.blockers: dict[str, str] = {}
 
     def start(self) -> None:
-        self._add_jobs(self.cfg)
+        self._validated = validated_originals(self.cfg)
+        self._add_jobs(self.cfg, keep=())
         self.scheduler.start()
         self._record_next_runs()
+        self._log_blockers()
 
-    def _add_jobs(self, cfg: Config) -> None:
+    def _log_blockers(self) -> None:
+        self.blockers = job_blockers(self.cfg)
+        for job_id, why in sorted(self.blockers.items()):
+            log.warning("scheduled_job_cannot_run", job=job_id, reason=why)
+
+    def _add_jobs(self, cfg: Config, *, keep: tuple[str, ...]) -> None:
+        """Add every scheduled job but those in `keep` (left as they are, next run included)."""
+        now_s = time.time()
+        runs = last_runs(cfg.catalog_path)
+        self._specs = {}
         for job_id, job in job_commands(cfg).items():
-            trigger = trigger_for(job.schedule)
-            if trigger is None or not job.commands:
+            if trigger_for(job.schedule) is None or not job.commands:
                 continue
-            self.scheduler.add_job(self._run, trigger, args=(job_id,), id=job_id, replace_existing=True)
+            self._specs[job_id] = job.schedule
+            if job_id in keep:
+                continue
+            trigger = anchored_trigger(job.schedule, last_run_s=runs.get(job_id), now_s=now_s)
+            first = first_run_s(trigger, last_run_s=runs.get(job_id), now_s=now_s)
+            if first is not None and runs.get(job_id) is not None and first <= now_s:
+                log.info("scheduled_job_missed", job=job_id, last_run=runs[job_id])
+            self.scheduler.add_job(self._run, trigger, args=(job_id,), id=job_id, replace_existing=True,
+                                   next_run_time=None if first is None else datetime.fromtimestamp(first, timezone.utc))
 
     def _run(self, job_id: str) -> None:
         job = job_commands(self.cfg)[job_id]
@@ -110,6 +263,9 @@ class DaemonScheduler:
             status, detail = "failed", f"{type(exc).__name__}: {exc}"
         log.info("scheduled_job_finished", job=job_id, status=status, seconds=round(time.time() - started, 1))
         self._record(job_id, started, status, detail)
+        if job_id.startswith("validate"):
+            for dataset_id, n in validated_originals(self.cfg).items():
+                self._validated[dataset_id] = max(n, self._validated.get(dataset_id, 0))
 
     def _record(self, job_id: str, started: float, status: str, detail: str) -> None:
         from kellyd.freesound.credentials import register_credentials
@@ -140,26 +296,44 @@ class DaemonScheduler:
         finally:
             catalog.close()
 
-    def after_samples(self, new_counts: dict[str, int]) -> None:
-        """Run validation early once enough new samples arrived since the last run."""
+    def after_samples(self, new_counts: Mapping[str, int] | None = None, *, now_s: float | None = None) -> list[str]:
+        """Run validation early once a dataset has `validate_after_samples` more originals than its last
+        validation counted. Counted in the catalog, as the report counts them, so samples another process
+        added (a synthesize job, `kellyd import`) count too; checked at most every AFTER_SAMPLES_CHECK_S
+        unless the runner just added samples. Returns the datasets found due."""
+        now_s = time.time() if now_s is None else now_s
         threshold = self.cfg.schedule.validate_after_samples
-        if not new_counts or threshold == 0:
-            return
-        for dataset_id, n in new_counts.items():
-            self._new_samples[dataset_id] = self._new_samples.get(dataset_id, 0) + n
-        if max(self._new_samples.values()) >= threshold:
-            self._new_samples.clear()
-            job = self.scheduler.get_job("validate")
-            if job is not None:
-                job.modify(next_run_time=datetime.now(timezone.utc))
-            else:
-                self.scheduler.add_job(self._run, args=("validate",), id="validate-now", replace_existing=True)
+        if threshold == 0 or (not new_counts and now_s < self._next_check_s):
+            return []
+        self._next_check_s = now_s + AFTER_SAMPLES_CHECK_S
+        originals = read_originals(self.cfg.catalog_path)
+        due = validation_due(originals, self._validated, threshold)
+        if not due:
+            return []
+        for dataset_id in due:  # the next early run waits for `threshold` more, even if this one fails
+            self._validated[dataset_id] = originals[dataset_id]
+        log.info("validation_triggered_by_samples", datasets=due, threshold=threshold)
+        job = self.scheduler.get_job("validate")
+        if job is not None:
+            job.modify(next_run_time=datetime.now(timezone.utc))
+        else:
+            self.scheduler.add_job(self._run, args=("validate",), id="validate-now", replace_existing=True)
+        return due
 
     def reconfigure(self, cfg: Config) -> None:
+        """A reload (SIGHUP): jobs whose schedule is unchanged keep their next run; the others are
+        scheduled again from their last run."""
+        old_specs = dict(self._specs)
         self.cfg = cfg
-        self.scheduler.remove_all_jobs()
-        self._add_jobs(cfg)
+        new_specs = {job_id: job.schedule for job_id, job in job_commands(cfg).items()
+                     if trigger_for(job.schedule) is not None and job.commands}
+        keep = tuple(j for j, spec in new_specs.items() if old_specs.get(j) == spec and self.scheduler.get_job(j))
+        for job in self.scheduler.get_jobs():
+            if job.id not in keep:
+                job.remove()
+        self._add_jobs(cfg, keep=keep)
         self._record_next_runs()
+        self._log_blockers()
 
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=False)

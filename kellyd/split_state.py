@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from kellyd.catalog import Catalog
 from kellyd.config import DatasetConfig
 from kellyd.sample import Sample
-from kellyd.splits import SplitSettings, assign_new, choose_split, group_key, label_value
+from kellyd.splits import SplitSettings, assign_new, choose_split, group_key, label_value, preference_key
 
 
 def split_settings(dataset_id: str, settings: DatasetConfig) -> SplitSettings:
@@ -44,7 +44,8 @@ class SplitAssigner:
         group = group_key(sample, self.settings)
         label = self.label_of(sample)
         split = catalog.group_split(self.dataset_id, group) or choose_split(
-            group_key=group, label=label, counts=self.counts, ratios=self.settings.ratios, seed=self.settings.seed)
+            group_key=preference_key(group, sample.sample_id), label=label, counts=self.counts,
+            ratios=self.settings.ratios, seed=self.settings.seed)
         self.counts[(label, split)] = self.counts.get((label, split), 0) + 1
         return split
 

@@ -4,11 +4,17 @@ Rules, in the order they apply to a sample without a split:
 
 1. An augmented child goes where its parent is (`parent_id`, followed to the
    original through chains of children).
-2. An original sample belongs to a group: the `group` match of
-   `SplitSettings.group_by` on its file name, or else the sample alone. A group
-   with a member already placed takes the new member to the same split.
+2. An original sample belongs to a group (`group_key`): the `group` match of
+   `SplitSettings.group_by`, else a grouping derived without configuration (a
+   sidecar's `song_id` or `group`, a Freesound sound's pack or uploader, the file
+   name with its clip, segment and take suffixes removed), so that clips of one
+   song never sit on both sides of a split by default. A group with a member
+   already placed takes the new member to the same split.
 3. A new group prefers the split that a hash of (seed, group key) points at, so
-   the choice does not depend on arrival order or on the machine. The class
+   the choice does not depend on arrival order or on the machine. A derived group
+   hashes its first original's `sample:<id>` instead (the smallest id in a batch):
+   a dataset whose files each name a song of their own is then split exactly as
+   before groups were derived, and assignments made before stay where they are. The class
    balance is then corrected with new groups only: a group keeps its preferred
    split while that split has room for its label, otherwise it goes to the
    split with the largest deficit for that label.
@@ -99,8 +105,70 @@ def file_name_of(sample: Sample) -> str:
     return PurePosixPath(sample.file_path).name or PurePosixPath(sample.origin_path.replace("\\", "/")).name
 
 
+# Markers of a piece of a longer recording at the end of a file name's stem: `_clip3`, `-seg02`,
+# `_take2`, `part 1`... (any number of them), and one bare counter `_0`, `-12` after a word (at most
+# 3 digits, so a year or a catalogue number stays; not after a digit, so a meter such as `4-4` stays).
+_PIECE_MARKER = re.compile(r"[ _\-.]*(?:clip|seg|segment|part|chunk|excerpt|section|take|tk)[ _\-.]*\d+$",
+                           re.IGNORECASE)
+_BARE_COUNTER = re.compile(r"(?<=[^\d _\-.])[ _\-.]\d{1,3}$")
+# The `_<8 hex digits>` the import step adds to a raw copy whose name was taken.
+_CLASH_SUFFIX = re.compile(r"_[0-9a-f]{8}$")
+# A leading emotion-quadrant tag (`Q1_`...`Q4_`, as in EMOPIA) names the clip's label, not its song.
+_QUADRANT_TAG = re.compile(r"^q[1-4][ _\-.]+(?=.)", re.IGNORECASE)
+_SEPARATORS = " _-."
+
+
+def song_stem(name: str) -> str:
+    """Pure: the song a clip's file name names, lower-cased: the stem without piece markers and
+    without a leading quadrant tag (`Q1_song_clip2.mid` -> `song`)."""
+    stem = PurePosixPath(name).stem
+    while True:
+        shorter = _PIECE_MARKER.sub("", stem)
+        if shorter == stem or not shorter.strip(_SEPARATORS):
+            break
+        stem = shorter
+    shorter = _BARE_COUNTER.sub("", stem)
+    if shorter.strip(_SEPARATORS):
+        stem = shorter
+    return _QUADRANT_TAG.sub("", stem).strip(_SEPARATORS).lower()
+
+
+def derived_group(sample: Sample) -> str | None:
+    """The group of an original sample when no `group_by` matched, or None when nothing tells.
+
+    In order: a sidecar's `song_id` or `group` annotation (`song:`), a Freesound sound's pack
+    (`pack:`) or else its uploader (`uploader:`), the song stem of its file name (`song:`).
+    """
+    for key in ("song_id", "group"):
+        value = sample.annotations.get(key)
+        if value not in (None, "") and not isinstance(value, (dict, list, bool)):
+            return f"song:{str(value).strip().lower()}"
+    source = sample.source or {}
+    if source.get("type") == "freesound":
+        if source.get("pack"):
+            return f"pack:{source['pack']}"
+        uploader = source.get("author") or source.get("username")
+        if uploader:
+            return f"uploader:{uploader}"
+    name = file_name_of(sample)
+    if not sample.original_names:
+        name = _CLASH_SUFFIX.sub("", PurePosixPath(name).stem) + PurePosixPath(name).suffix
+    stem = song_stem(name)
+    return f"song:{stem}" if stem else None
+
+
+DERIVED_PREFIXES = ("song:", "pack:", "uploader:")
+
+
+def preference_key(group: str, first_sample_id: str) -> str:
+    """What a new group's preferred split is hashed from: the group key, or for a derived group
+    (`derived_group`) `sample:<id of its first original>` (see rule 3 above)."""
+    return f"sample:{first_sample_id}" if group.startswith(DERIVED_PREFIXES) else group
+
+
 def group_key(sample: Sample, settings: SplitSettings) -> str:
-    """The group of an ORIGINAL sample: `group:<match>` or `sample:<sample_id>`.
+    """The group of an ORIGINAL sample: `group:<match>` of `group_by` on its file name, else
+    `derived_group`, else `sample:<id>`.
 
     A derived sample belongs to its parent's group; callers resolve that through
     `parent_id` (see `assign_new`).
@@ -109,7 +177,7 @@ def group_key(sample: Sample, settings: SplitSettings) -> str:
         match = settings._pattern.search(file_name_of(sample))
         if match is not None and match.group("group"):
             return f"group:{match.group('group')}"
-    return f"sample:{sample.sample_id}"
+    return derived_group(sample) or f"sample:{sample.sample_id}"
 
 
 def preference(key: str, *, seed: int | str, ratios: Sequence[float]) -> tuple[float, Split]:
@@ -231,7 +299,11 @@ def assign_new(new_samples: Sequence[Sample], *, counts: Mapping[tuple[str | Non
             for label in labels_of[key]:
                 work[label][SPLITS.index(unit.fixed)] += 1
 
-    ranked = sorted((preference(unit.key, seed=settings.seed, ratios=settings.ratios), unit.key)
+    def hashed(unit: _Unit) -> str:
+        ids = [s.sample_id for s in unit.members if not s.parent_id] or [s.sample_id for s in unit.members]
+        return preference_key(unit.key, min(ids))
+
+    ranked = sorted((preference(hashed(unit), seed=settings.seed, ratios=settings.ratios), unit.key)
                     for unit in units.values() if unit.fixed is None)
     for (_, preferred), key in ranked:
         labels = labels_of[key]

@@ -90,17 +90,20 @@ def write_splits(cfg: Config, dataset_id: str) -> dict[str, int]:
 
 def write_status_page(cfg: Config, output: Path | None = None) -> Path:
     from kellyd.reports import write_status_report
+    from kellyd.schedule import job_blockers, scheduled_jobs
+    from kellyd.status import collect_status
 
     catalog = Catalog(cfg.catalog_path, readonly=True)
     try:
         history = catalog.activity()
     finally:
         catalog.close()
+    status = collect_status(cfg.catalog_path, cfg.paths.state, jobs=scheduled_jobs(cfg), blockers=job_blockers(cfg))
     now = datetime.now(timezone.utc)
     path = output or cfg.paths.state / "reports" / f"status-{now.strftime('%Y%m%dT%H%M%SZ')}.html"
-    write_status_report(path, history, now=now)
+    write_status_report(path, history, now=now, status=status)
     if output is None:
-        write_status_report(path.with_name("status-latest.html"), history, now=now)
+        write_status_report(path.with_name("status-latest.html"), history, now=now, status=status)
     return path
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 OWN = {"kellyd", "handlers", "tests", "bench"}
 # Imported, but only to use it when present; kellyd works the same without it.
-OPTIONAL_UNDECLARED = {"onnx": "kellyd/train/rtneural.py exports ONNX only when onnx is installed"}
+OPTIONAL_UNDECLARED = {"onnx": "kellyd/train/rtneural.py exports ONNX only when onnx is installed",
+                       "basic_pitch": "kellyd/song/transcribe.py uses it when installed (--no-deps, see the notes "
+                                      "extra), else its CQT fallback"}
 # Declared, but not imported by kellyd itself.
 PINNED_NOT_IMPORTED = {"numba": "librosa's kernels are numba's; kellyd sets numba's cache folder (audio_numba.py)"}
 
@@ -77,9 +79,12 @@ def test_every_package_import_is_declared_and_every_dependency_is_used():
 def test_torch_is_the_train_extra_and_only_training_imports_it():
     runtime, extras, _ = declared()
     assert "torch" not in runtime
-    assert extras["train"] == {"torch"}
+    # scikit-learn: the classical baseline every training run is judged against (kellyd/train/baseline.py).
+    assert extras["train"] == {"torch", "scikit-learn"}
     importers = imported_distributions("kellyd", "handlers")["torch"]
-    assert importers and all(f.startswith("kellyd/train/") for f in importers), importers
+    # Besides training, only the Demucs stems backend (kellyd[stems], imported in workers when asked for).
+    assert importers and all(f.startswith("kellyd/train/") or f == "kellyd/song/stems_demucs.py"
+                             for f in importers), importers
     assert "distributed" in extras["dask"]
 
 

@@ -150,7 +150,10 @@ def test_group_by_uses_the_dropped_name_when_known():
     settings = SplitSettings(group_by=r"^(?P<group>\d+)_")
     sample = make(1)[0].with_changes(original_names=("42_take.mid",), file_path="raw/midi/abcdef.mid")
     assert group_key(sample, settings) == "group:42"
-    assert group_key(sample.with_changes(original_names=()), settings) == f"sample:{sample.sample_id}"
+    # No match: the song derived from the imported name (the import's `_<hash8>` clash suffix dropped).
+    assert group_key(sample.with_changes(original_names=()), settings) == "song:abcdef"
+    assert group_key(sample.with_changes(original_names=(), file_path="raw/midi/abcdef_0123abcd.mid"),
+                     settings) == "song:abcdef"
 
 
 def test_assign_new_matches_assign_splits_for_a_batch():

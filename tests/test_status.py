@@ -16,12 +16,13 @@ def test_status_imports_nothing_heavy(tmp_path):
             "heavy = sorted(m for m in ('numpy', 'librosa', 'torch', 'symusic', 'scipy') if m in sys.modules)\n"
             "print(rc, heavy)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=kellyd_env(tree))
-    assert proc.stdout.strip() == "0 []", proc.stderr
+    assert proc.stdout.strip() == "7 []", proc.stderr  # 7: no daemon runs (kellyd.exitcodes)
 
 
 def test_status_of_an_empty_state(tmp_path):
     tree = make_tree(tmp_path)
     proc = run_cli(tree, "status", "--json")
+    assert proc.returncode == 7  # no daemon: a script can tell, and --json still prints the state
     status = json.loads(proc.stdout)
     assert status["daemon"] is None and status["queue"] == 0 and status["quarantined"] == 0
     text = run_cli(tree, "status").stdout

@@ -117,3 +117,23 @@ def normalize_frames(chroma: np.ndarray) -> np.ndarray:
     """Each frame divided by its largest pitch class (so the loudest is 1), float32; empty frames stay 0."""
     top = chroma.max(axis=0, keepdims=True)
     return np.divide(chroma, top, out=np.zeros_like(chroma), where=top > 0).astype(np.float32)
+
+
+# The semitone range of `peak_semitones`: C1 .. B7, which holds every peak between CHROMA_FMIN_HZ and CHROMA_FMAX_HZ.
+SEMITONE_LOWEST_MIDI = 24
+N_SEMITONES = 84
+
+
+def peak_semitones(peaks: SpectralPeaks, *, n_frames: int, tuning_semitones: float = 0.0) -> np.ndarray:
+    """Summed peak magnitude per semitone (rows MIDI SEMITONE_LOWEST_MIDI ..) and frame, float64 (N_SEMITONES, n_frames).
+
+    The pitch (not only the pitch class) of each peak is kept, so the key estimator can take
+    the overtones of low notes out (`kellyd.music.audio_key.chroma_from_semitones`).
+    """
+    if not -0.5 <= tuning_semitones <= 0.5:
+        raise ValueError(f"tuning_semitones must be in [-0.5, 0.5], got {tuning_semitones!r}")
+    row = np.rint(_semitones_from_a4(peaks.freq_hz) - tuning_semitones).astype(np.int64) - SEMITONE_LOWEST_MIDI
+    keep = (row >= 0) & (row < N_SEMITONES)
+    flat = np.bincount(row[keep] * n_frames + peaks.frame[keep], weights=peaks.magnitude[keep],
+                       minlength=N_SEMITONES * n_frames)
+    return flat.reshape(N_SEMITONES, n_frames)

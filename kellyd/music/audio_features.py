@@ -34,9 +34,16 @@ from typing import Any
 import numpy as np
 
 from kellyd.errors import InvalidInput
-from kellyd.music.audio_chroma import estimate_tuning_semitones, normalize_frames, peak_chroma, spectral_peaks
+from kellyd.music.audio_chroma import (
+    SEMITONE_LOWEST_MIDI,
+    estimate_tuning_semitones,
+    normalize_frames,
+    peak_chroma,
+    peak_semitones,
+    spectral_peaks,
+)
 from kellyd.music.audio_io import DEFAULT_SR_HZ, mix_to_mono, read_native, resample
-from kellyd.music.audio_key import estimate_key
+from kellyd.music.audio_key import chroma_from_semitones, estimate_key_from_frames
 from kellyd.music.audio_loudness import integrated_loudness_lufs, peak_dbfs, rms_dbfs
 from kellyd.music.audio_quality import ClipReport, detect_clipping, require_usable_signal
 from kellyd.music.audio_spectral import (
@@ -123,7 +130,9 @@ def extract_audio(y: np.ndarray, *, sr_hz: int) -> Extracted:
     peaks = spectral_peaks(magnitude, sr_hz=sr_hz)
     tuning = estimate_tuning_semitones(peaks)
     chroma_energy = peak_chroma(peaks, n_frames=n_frames, tuning_semitones=tuning)
-    key = estimate_key(chroma_energy.sum(axis=1))
+    # The key from the same estimator as whole songs (kellyd.song): pitches with overtones taken out.
+    semitones = peak_semitones(peaks, n_frames=n_frames, tuning_semitones=tuning)
+    key = estimate_key_from_frames(chroma_from_semitones(semitones, SEMITONE_LOWEST_MIDI), sr_hz / HOP_LENGTH)
     chroma = normalize_frames(chroma_energy)
 
     segments, segment_frames = cut_segments(mel, frames_per_segment(SEGMENT_S, sr_hz=sr_hz), pad_value=float(mel.min()))

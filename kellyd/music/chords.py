@@ -98,9 +98,10 @@ def template_matrix() -> np.ndarray:
     return matrix
 
 
-def chord_scores(pc_weight: np.ndarray, bass_pc: np.ndarray) -> np.ndarray:
+def chord_scores(pc_weight: np.ndarray, bass_pc: np.ndarray, quality_penalty: dict[str, float] | None = None) -> np.ndarray:
     """(m, 12 * q + 1) score of every chord per frame from pitch-class weights (m, 12) and bass (m,) (-1 none);
-    the last column is N."""
+    the last column is N. `quality_penalty` lowers the score of the named qualities (audio chroma,
+    whose overtones fill in sevenths, asks stronger evidence for four-note chords)."""
     w = np.asarray(pc_weight, dtype=np.float64)
     n_q = len(QUALITY_NAMES)
     if len(w) == 0:
@@ -112,6 +113,11 @@ def chord_scores(pc_weight: np.ndarray, bass_pc: np.ndarray) -> np.ndarray:
     score += BASS_ROOT_BONUS * (bass_pc[:, None] == roots[None, :])
     symmetric = np.tile([q in ("aug", "dim7") for q in QUALITY_NAMES], 12)
     score -= SYMMETRIC_PENALTY * symmetric[None, :]
+    if quality_penalty:
+        unknown = set(quality_penalty) - set(QUALITY_NAMES)
+        if unknown:
+            raise ValueError(f"unknown chord qualities {sorted(unknown)}; known: {QUALITY_NAMES}")
+        score -= np.tile([quality_penalty.get(q, 0.0) for q in QUALITY_NAMES], 12)[None, :]
     # One pitch class (a melody note, octaves) names no chord: such frames get N only.
     present = (w > 0) & (w >= PRESENT_SHARE * w.max(axis=1, keepdims=True))
     no_chord_only = np.count_nonzero(present, axis=1) < 2
@@ -120,8 +126,11 @@ def chord_scores(pc_weight: np.ndarray, bass_pc: np.ndarray) -> np.ndarray:
     return np.hstack((score, no_chord[:, None]))
 
 
-def detect_chords(pc_weight: np.ndarray, bass_pc: np.ndarray, boundaries_s: np.ndarray) -> ChordFrames:
-    """Chords of m frames from pitch-class weights (m, 12), bass pitch classes (m,) and boundaries (m+1,) s."""
+def detect_chords(
+    pc_weight: np.ndarray, bass_pc: np.ndarray, boundaries_s: np.ndarray, quality_penalty: dict[str, float] | None = None
+) -> ChordFrames:
+    """Chords of m frames from pitch-class weights (m, 12), bass pitch classes (m,) and boundaries (m+1,) s
+    (`quality_penalty`: see `chord_scores`)."""
     boundaries_s = np.asarray(boundaries_s, dtype=np.float64)
     m = len(boundaries_s) - 1
     if np.shape(pc_weight) != (max(m, 0), 12) or np.shape(bass_pc) != (max(m, 0),):
@@ -131,7 +140,7 @@ def detect_chords(pc_weight: np.ndarray, bass_pc: np.ndarray, boundaries_s: np.n
     if m <= 0:
         empty = np.zeros(0, dtype=np.int64)
         return ChordFrames(np.zeros(0), np.zeros(0), empty, empty)
-    path = viterbi_constant_switch(chord_scores(pc_weight, np.asarray(bass_pc)), CHANGE_PENALTY)
+    path = viterbi_constant_switch(chord_scores(pc_weight, np.asarray(bass_pc), quality_penalty), CHANGE_PENALTY)
     n_q = len(QUALITY_NAMES)
     is_chord = path < 12 * n_q
     return ChordFrames(
@@ -191,3 +200,96 @@ def roman_numeral(root: int, quality: str, tonic_pc: int, mode: Mode) -> str:
     if quality in _MINOR_LIKE:
         numeral = numeral.lower()
     return f"{numeral}{_NUMERAL_SUFFIX[quality]}"
+
+
+# Cadences between consecutive chords, named by the Roman numerals' degrees (quality suffixes ignored).
+_DOMINANT_DEGREES = {"V", "VII"}  # V, V7 and the leading-tone chord viio/viiø7 resolve to the tonic
+_TONIC_DEGREE = "I"
+_SUBDOMINANT_DEGREE = "IV"
+_SUBMEDIANT_DEGREES = {"VI", "bVI"}
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """`kind` ("authentic", "plagal", "half", "deceptive") arriving at chord `index` of the progression."""
+
+    index: int
+    kind: str
+    numerals: tuple[str, str]
+
+
+@dataclass(frozen=True)
+class ProgressionComplexity:
+    """How varied a chord progression is.
+
+    `distinct_chords` different chord symbols (N excluded); `transition_entropy_bits` the
+    conditional entropy of the next chord given the current one over the collapsed progression
+    (0 for a loop that always moves the same way); `chromatic_share` the share of numerals
+    whose root lies outside the key's scale (b/# degrees).
+    """
+
+    distinct_chords: int
+    changes: int
+    transition_entropy_bits: float
+    chromatic_share: float
+
+    def to_json(self) -> dict:
+        return {"distinct_chords": self.distinct_chords, "changes": self.changes,
+                "transition_entropy_bits": round(self.transition_entropy_bits, 4),
+                "chromatic_share": round(self.chromatic_share, 4)}
+
+
+def numeral_degree(numeral: str) -> str:
+    """The upper-case degree of a Roman numeral with its accidental: "V7" -> "V", "bVII" -> "bVII", "viio" -> "VII"."""
+    accidental = numeral[0] if numeral[:1] in ("b", "#") else ""
+    body = numeral[len(accidental):]
+    letters = ""
+    for ch in body:
+        if ch.upper() not in "IV":
+            break
+        letters += ch
+    return accidental + letters.upper()
+
+
+def find_cadences(numerals: list[str]) -> tuple[Cadence, ...]:
+    """Cadences in a sequence of Roman numerals (one per chord run):
+    authentic V/viio -> I; plagal IV -> I; deceptive V -> vi (VI/bVI); half: a V reached from
+    a non-dominant chord and left without resolving (the next chord is neither I nor vi, or there is none)."""
+    degrees = [numeral_degree(n) for n in numerals]
+    out: list[Cadence] = []
+    for i in range(1, len(degrees)):
+        prev, here = degrees[i - 1], degrees[i]
+        if prev == here:
+            continue
+        kind = None
+        if here == _TONIC_DEGREE and prev in _DOMINANT_DEGREES:
+            kind = "authentic"
+        elif here == _TONIC_DEGREE and prev == _SUBDOMINANT_DEGREE:
+            kind = "plagal"
+        elif prev == "V" and here in _SUBMEDIANT_DEGREES:
+            kind = "deceptive"
+        elif here == "V" and prev not in _DOMINANT_DEGREES:
+            following = next((d for d in degrees[i + 1:] if d != here), None)
+            if following != _TONIC_DEGREE and following not in _SUBMEDIANT_DEGREES:
+                kind = "half"
+        if kind is not None:
+            out.append(Cadence(i, kind, (numerals[i - 1], numerals[i])))
+    return tuple(out)
+
+
+def progression_complexity(symbols: list[str], numerals: list[str] | None = None) -> ProgressionComplexity:
+    """Complexity figures of a chord progression given as symbols (one per chord run or per beat)."""
+    progression = collapse_progression(symbols)
+    transitions: dict[str, dict[str, int]] = {}
+    for a, b in zip(progression, progression[1:]):
+        transitions.setdefault(a, {}).setdefault(b, 0)
+        transitions[a][b] += 1
+    total = sum(sum(row.values()) for row in transitions.values())
+    entropy = 0.0
+    for row in transitions.values():
+        n = sum(row.values())
+        p = np.array(list(row.values()), dtype=np.float64) / n
+        entropy += n / total * float(-(p * np.log2(p)).sum())
+    numerals = [n for n in (numerals or []) if n]
+    chromatic = sum(1 for n in numerals if n[:1] in ("b", "#")) / len(numerals) if numerals else 0.0
+    return ProgressionComplexity(len(set(progression)), max(len(progression) - 1, 0), entropy, chromatic)

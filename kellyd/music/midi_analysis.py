@@ -8,7 +8,7 @@ the pitched notes); tempo from every onset; velocity statistics from every note.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -25,6 +25,7 @@ from kellyd.music.dynamics import (
 )
 from kellyd.music.groove import GrooveStats, analyse_groove
 from kellyd.music.key import KeyEstimate, KeySegment, estimate_key, key_segments
+from kellyd.music.midi_beats import downbeat_shift, note_salience
 from kellyd.music.notes import Notes, Score, TimeSignature
 from kellyd.music.pitch_classes import Mode, bass_pitch_class, pitch_class_time
 from kellyd.music.stats import (
@@ -203,9 +204,13 @@ def analyse_midi(score: Score) -> MidiAnalysis:
     end_s = max(float(score.duration_s), float(notes.end_s.max()) if len(notes) else 0.0)
     start_s = float(notes.start_s[0]) if len(notes) else 0.0
 
-    tempo = resolve_tempo(score.tempo, notes.start_s, notes.velocity / 127.0, end_s)
+    salience = note_salience(notes, is_drum)
+    tempo = resolve_tempo(score.tempo, notes.start_s, salience, end_s)
     signature = main_time_signature(score.time_signatures, end_s)
     bar_beats = beats_per_bar(signature)
+    bar_shift = downbeat_shift(tempo.grid, notes, is_drum, salience, bar_beats)
+    if bar_shift:
+        tempo = replace(tempo, grid=tempo.grid.shifted(bar_shift), downbeat_shift_beats=bar_shift)
     groove_source: GrooveSource
     if len(drums) >= MIN_GROOVE_ONSETS or (len(drums) and not len(pitched)):
         groove_notes, groove_source = drums, "drums"

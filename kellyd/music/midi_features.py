@@ -15,7 +15,8 @@ The measuring is `kellyd.music.midi_analysis`; this module packs it into an
 - arrays (npz): `feature_vector` (layout in `kellyd.music.midi_vector`), the
   note list (`note_start_s`, `note_end_s`, `note_pitch`, `note_velocity`,
   `note_is_drum`, `note_track`), `piano_roll` and `drum_roll` (128 x sixteenths),
-  `beat_times_s`, and per-beat chords (`chord_start_s`, `chord_end_s`,
+  `beat_times_s` and `downbeat_times_s` (the grid's bar lines; scalar `first_beat_in_bar` places
+  beat_times_s[0] in its bar), and per-beat chords (`chord_start_s`, `chord_end_s`,
   `chord_root` (-1 = N), `chord_quality` (index into QUALITY_NAMES, -1 = N));
 - flags: `no_notes`, `no_pitched_notes`, `tempo_from_onsets`, `piano_roll_truncated`.
 """
@@ -98,9 +99,17 @@ def _rolls(a: MidiAnalysis) -> tuple[np.ndarray, np.ndarray, float, bool]:
     return rolls[0], rolls[1], first_beat, n_frames > MAX_ROLL_FRAMES
 
 
+def _beat_numbers(a: MidiAnalysis) -> np.ndarray:
+    """Grid numbers of the whole beats from the first onset to the end; multiples of the bar length
+    are downbeats (the grid's bar lines are placed on them, `kellyd.music.midi_beats`)."""
+    grid = a.tempo.grid
+    return np.arange(np.ceil(grid.to_beats(a.start_s)), np.floor(grid.to_beats(a.end_s)) + 1)
+
+
 def _arrays(a: MidiAnalysis) -> tuple[dict[str, np.ndarray], float, bool]:
     roll, drum_roll, roll_first_beat, truncated = _rolls(a)
     grid = a.tempo.grid
+    beat_numbers = _beat_numbers(a)
     arrays = {
         "feature_vector": _vector(a),
         "note_start_s": a.notes.start_s.astype(np.float64),
@@ -115,7 +124,8 @@ def _arrays(a: MidiAnalysis) -> tuple[dict[str, np.ndarray], float, bool]:
         "velocity_curve": a.velocity_curve.astype(np.float32),
         "piano_roll": roll,
         "drum_roll": drum_roll,
-        "beat_times_s": grid.to_seconds(np.arange(np.ceil(grid.to_beats(a.start_s)), np.floor(grid.to_beats(a.end_s)) + 1)),
+        "beat_times_s": grid.to_seconds(beat_numbers),
+        "downbeat_times_s": grid.to_seconds(beat_numbers[np.mod(beat_numbers, a.bar_beats) == 0]),
     }
     frames = a.harmony.frames
     if frames is not None:
@@ -138,7 +148,9 @@ def _scalars(a: MidiAnalysis, roll_first_beat: float) -> dict[str, Any]:
         "melodic_contour": a.contour.tolist(),
         "velocity_curve": a.velocity_curve.tolist(),
         "tempo_bpm": a.tempo.bpm, "tempo_source": a.tempo.source, "grid_fit": a.tempo.grid_fit,
-        "grid_shift_beats": a.tempo.grid_shift_beats,
+        "grid_shift_beats": a.tempo.grid_shift_beats, "downbeat_shift_beats": a.tempo.downbeat_shift_beats,
+        # Position inside its bar (0 = downbeat) of the first entry of beat_times_s.
+        "first_beat_in_bar": float(np.mod(_beat_numbers(a)[:1], a.bar_beats).sum()),
         "time_signature": f"{a.signature.numerator}/{a.signature.denominator}",
         "key_margin": key.margin if key else 0.0,
         "key_segments": [s.to_json() for s in a.harmony.segments],

@@ -1,26 +1,40 @@
 """Tempo, beat grid and meter of a score, in seconds.
 
 A beat is a quarter note (MIDI's beat). The tempo map of the file gives the
-tempo label (its time-weighted median) and the beat grid; the grid is moved to
-the music when the notes sit between its beats (a pickup). When the file only
-carries the MIDI default (no tempo event, or a single one at 120 bpm), the
-default is kept if the notes sit on its grid (a sequenced file plays at
-120 bpm whatever its style) or there are too few notes to contradict it;
-otherwise the tempo and the beat phase are estimated from the onsets.
+tempo label (its time-weighted median) and a first beat grid; the notes then
+decide where the beat falls and whether the map is believed at all:
+
+- Phase: the onsets' positions inside the map's beat, weighted by salience
+  (loud, long, low notes weigh more: `midi_beats.note_salience`), gather
+  where the music's beat is (`phase_salience`); the grid is moved there when
+  that phase collects clearly more (`PHASE_MOVE_RATIO`) than the grid's own
+  beats and lies beyond a player's timing feel (`MAX_TIMING_FEEL_S`). A grid
+  0.2 or 0.47 of a beat off the music is re-phased even though its sixteenths
+  still catch the onsets; a quantised file with a right map keeps its exact grid.
+- Trust: a map whose (re-phased) grid the onsets fit (`grid_fit` above
+  `grid_fit_threshold`) is kept. One that does not fit gives way to the
+  onsets when there are enough of them, their tempo is not the map's at
+  another metrical level, and beats tracked through them fit clearly better.
+  The MIDI default (no tempo event, or one at 120 bpm) names no tempo: it gives
+  way whenever the onsets name another pulse and fit beats tracked at that
+  pulse about as well (90 bpm sixteenths also sit on 120 bpm triplets).
+- Onsets: the tempo comes from the autocorrelation of the onset envelope with
+  a tempo prior (`estimate_tempo`), the beats from dynamic programming through
+  the envelope (`beat_dp`), one grid knot per beat, so rubato is followed
+  (steady beats become an exact steady grid: `STEADY_BEATS_S`).
 
 `grid_fit` (0..1) says how well onsets sit on a grid's sixteenths or eighth
 triplets; it is also a feature (near 1 for quantised files).
 
-Onset estimator: the onsets, weighted by the square root of their weight
-(velocity), are binned at `HOP_S` and smoothed by a Gaussian of `SMOOTH_S`
+Onset estimator: the onsets, weighted by the square root of their weight,
+are binned at `HOP_S` and smoothed by a Gaussian of `SMOOTH_S`
 (micro-timing tolerance); the autocorrelation of that envelope (unbiased,
 through the FFT) is scored at each candidate beat period P as
 ACF(P) + 0.5 ACF(2P) + 0.5 ACF(P/2) + 0.25 ACF(P/4) (beat, half bar, eighth,
 sixteenth), times a log-normal tempo prior centred at `PRIOR_BPM` with a spread
-of `PRIOR_OCTAVES` octaves. The beat phase is the peak of the weighted
-histogram of onset phases modulo P (`phase_offset_beats`). On the 1,150 Groove MIDI performances it
-finds the labelled tempo (acc1) for about 83 % of the beats and 62 % of the
-short fills (bench/accuracy_midi.py).
+of `PRIOR_OCTAVES` octaves. Its phase is the peak of the weighted histogram of
+onset phases modulo P (`phase_offset_beats`). Figures on Groove MIDI and POP909:
+bench/accuracy_midi.py.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from typing import Literal
 
 import numpy as np
 
+from kellyd.music.beat_dp import DP_HOP_S, onset_envelope, track_beats
 from kellyd.music.notes import DEFAULT_TEMPO_BPM, TempoMap, TimeSignature
 
 HOP_S = 0.005
@@ -57,6 +72,25 @@ ACC1_TOLERANCE = 0.04
 
 # Resolution of the onset-phase histogram that finds where the beat falls.
 PHASE_BINS = 48
+# Beat phase salience: kernel width (beats) and resolution of the phase search.
+PHASE_KERNEL_BEATS = 0.04
+PHASE_STEPS = 400
+# The grid is moved to the notes' most salient beat phase only when that phase collects at least
+# this many times the salience on the grid's own beats (a clear case, not a near-tie).
+PHASE_MOVE_RATIO = 1.25
+# A tempo event, or a default grid the onsets fit, is not overruled by fewer onsets than this (a short
+# fill is too little evidence against the tempo it was played to); a tempo event is not overruled by an
+# estimate in a 3:2 relation to it either (a dotted, compound pulse).
+MIN_ONSETS_TO_OVERRULE_MAP = 64
+COMPOUND_RATIOS = (1.5, 2.0 / 3.0)
+# Tracked beats replace a tempo event only when the onsets fit them by this much more than they fit
+# the event's grid at any phase (`grid_coherence`).
+MAP_OVERRULE_MARGIN = 0.2
+# A default-only grid the onsets fit is replaced by tracked beats they fit at least as well, within this.
+DEFAULT_FIT_TOLERANCE = 0.02
+# Tracked beats within this of a steady tempo (s) are a steady grid: a quantised file without a tempo
+# event gets exact beats, not beats rounded to the tracker's frames.
+STEADY_BEATS_S = 0.012
 # Players sit up to a few tens of milliseconds ahead of or behind the beat on purpose; a grid
 # is only moved to meet the music by more than that, so a laid-back feel is not "corrected" away.
 MAX_TIMING_FEEL_S = 0.05
@@ -127,13 +161,15 @@ class TempoEstimate:
 class TempoResult:
     """The tempo a score is labelled with, where it came from, the beat grid to analyse timing on,
     how well the onsets fit that grid (see `grid_fit`), and how far (in beats) the grid was moved
-    from the tempo map's to meet the music (0 unless the map's own grid did not fit)."""
+    from the tempo map's to meet the music (0 unless the notes put the beat elsewhere), and how many
+    whole beats it was then moved so its bar lines fall on the downbeats (`midi_beats`)."""
 
     bpm: float
     source: TempoSource
     grid: BeatGrid
     grid_fit: float
     grid_shift_beats: float = 0.0
+    downbeat_shift_beats: int = 0
 
 
 def map_tempo_bpm(tempo: TempoMap, start_s: float, end_s: float) -> float:
@@ -167,6 +203,16 @@ def grid_fit(onset_s: np.ndarray, weight: np.ndarray, grid: BeatGrid) -> float:
     return max(best, 0.0)
 
 
+def grid_coherence(onset_s: np.ndarray, weight: np.ndarray, grid: BeatGrid) -> float:
+    """How regularly onsets sit on a grid's 16ths or eighth triplets whatever the grid's phase, in
+    [0, 1]: `grid_fit` at the best shift of the grid (the length of the weighted mean phase vector)."""
+    if len(onset_s) == 0 or float(np.sum(weight)) <= 0:
+        return 0.0
+    beats = grid.to_beats(onset_s)
+    total = float(np.sum(weight))
+    return max(float(np.abs(np.sum(weight * np.exp(2j * np.pi * sub * beats)))) / total for sub in GRID_SUBDIVISIONS)
+
+
 def grid_fit_threshold(weight: np.ndarray) -> float:
     """The coherence above which a grid fit is better than chance for these onset weights."""
     total = float(np.sum(weight))
@@ -174,9 +220,11 @@ def grid_fit_threshold(weight: np.ndarray) -> float:
     return max(GRID_FIT_FLOOR, GRID_FIT_CHANCE_FACTOR / np.sqrt(max(n_eff, 1.0)))
 
 
-def metrically_related(bpm_a: float, bpm_b: float, tolerance: float = ACC1_TOLERANCE) -> bool:
-    """True when `bpm_a` is `bpm_b` times 1, 2, 1/2, 3 or 1/3 within `tolerance` (the MIREX acc2 relation)."""
-    return any(abs(bpm_a / (bpm_b * r) - 1.0) <= tolerance for r in METRICAL_RATIOS)
+def metrically_related(bpm_a: float, bpm_b: float, tolerance: float = ACC1_TOLERANCE,
+                       ratios: tuple[float, ...] = METRICAL_RATIOS) -> bool:  # fmt: skip
+    """True when `bpm_a` is `bpm_b` times one of `ratios` within `tolerance` (by default 1, 2, 1/2,
+    3 or 1/3: the MIREX acc2 relation)."""
+    return any(abs(bpm_a / (bpm_b * r) - 1.0) <= tolerance for r in ratios)
 
 
 def _envelope_autocorrelation(onset_s: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -254,34 +302,91 @@ def phase_offset_beats(onset_beats: np.ndarray, weight: np.ndarray) -> float:
     return float((peak + 0.5) % 1.0 - 0.5)
 
 
-def _align_grid(grid: BeatGrid, onset_s: np.ndarray, weight: np.ndarray, bpm: float) -> tuple[BeatGrid, float, float]:
-    """(grid, fit, shift in beats): the grid moved to the onsets' beat phase when its own beats fall
-    between them (a pickup, or leading silence that is not a whole number of beats), else unchanged.
+def phase_salience(onset_beats: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(phases (PHASE_STEPS,) in [0, 1), salience at each): the weighted density of the onsets'
+    positions inside the beat, Gaussian kernel of `PHASE_KERNEL_BEATS`, circular.
 
-    Only a shift beyond `MAX_TIMING_FEEL_S` that makes the grid fit counts, so
-    a player's deliberate lag or push stays measurable as micro-timing.
+    The beat is where the heavy onsets (loud, long, low) gather; an eighth or
+    sixteenth layer between the beats collects less weight than the beats themselves.
     """
-    fit = grid_fit(onset_s, weight, grid)
-    threshold = grid_fit_threshold(weight)
-    if fit >= threshold:
-        return grid, fit, 0.0
-    offset = phase_offset_beats(grid.to_beats(onset_s), weight)
+    frac = onset_beats - np.floor(onset_beats)
+    phases = np.arange(PHASE_STEPS) / PHASE_STEPS
+    hist = np.bincount((frac * PHASE_STEPS).astype(np.int64) % PHASE_STEPS, weights=weight, minlength=PHASE_STEPS)
+    dist = (np.arange(PHASE_STEPS) + PHASE_STEPS // 2) % PHASE_STEPS - PHASE_STEPS // 2
+    kernel = np.exp(-0.5 * (dist / (PHASE_KERNEL_BEATS * PHASE_STEPS)) ** 2)
+    salience = np.fft.irfft(np.fft.rfft(hist) * np.fft.rfft(kernel), PHASE_STEPS)
+    return phases, salience
+
+
+def salient_phase_offset(onset_beats: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """(offset in [-0.5, 0.5) beats of the most salient beat phase, its salience over the salience
+    at offset 0): where the notes put the beat, and how much more they put it there than on the grid."""
+    if len(onset_beats) == 0 or float(np.sum(weight)) <= 0:
+        return 0.0, 1.0
+    phases, salience = phase_salience(onset_beats, weight)
+    best = int(np.argmax(salience))
+    frac = onset_beats - np.floor(onset_beats)
+    # Refine to the weighted circular mean of the onsets within a sixteenth of the peak.
+    dist = (frac - phases[best] + 0.5) % 1.0 - 0.5
+    near = np.abs(dist) <= 1.0 / 16
+    peak = phases[best]
+    if float(weight[near].sum()) > 0:
+        peak += float(np.angle(np.sum(weight[near] * np.exp(2j * np.pi * dist[near])))) / (2 * np.pi)
+    ratio = float(salience[best]) / max(float(salience[0]), 1e-12)
+    return float((peak + 0.5) % 1.0 - 0.5), ratio
+
+
+def _align_grid(grid: BeatGrid, onset_s: np.ndarray, weight: np.ndarray, bpm: float) -> tuple[BeatGrid, float, float]:
+    """(grid, fit, shift in beats): the grid moved so its beats fall where the notes put the beat
+    (a pickup, leading silence that is not a whole number of beats, a file cut mid-beat).
+
+    The grid keeps its own phase when the notes' most salient phase collects less
+    than `PHASE_MOVE_RATIO` times the salience on the grid's beats, or lies within
+    `MAX_TIMING_FEEL_S` of them, so a quantised file keeps its exact grid and a
+    player's deliberate lag or push stays measurable as micro-timing.
+    """
+    offset, ratio = salient_phase_offset(grid.to_beats(onset_s), weight)
+    if ratio < PHASE_MOVE_RATIO or abs(offset) * 60.0 / bpm <= MAX_TIMING_FEEL_S:
+        return grid, grid_fit(onset_s, weight, grid), 0.0
     shifted = grid.shifted(offset)
-    shifted_fit = grid_fit(onset_s, weight, shifted)
-    if shifted_fit >= threshold and abs(offset) * 60.0 / bpm > MAX_TIMING_FEEL_S:
-        return shifted, shifted_fit, offset
-    return grid, fit, 0.0
+    return shifted, grid_fit(onset_s, weight, shifted), offset
+
+
+def tracked_grid(onset_s: np.ndarray, weight: np.ndarray, bpm: float, end_s: float) -> BeatGrid:
+    """The beat grid of a performance: beats tracked through its onsets (`beat_dp`) at a period of
+    `bpm`, one grid knot per beat so the grid follows rubato; a steady grid where fewer than two
+    beats are found."""
+    start_s = float(onset_s.min())
+    envelope = onset_envelope(onset_s, weight, start_s, max(end_s, float(onset_s.max())))
+    frames = track_beats(envelope, 60.0 / bpm)
+    beat_s = start_s + frames * DP_HOP_S
+    if len(beat_s) < 2:
+        estimate = estimate_tempo(onset_s, weight)
+        return BeatGrid.constant(bpm, estimate.phase_s)
+    number = np.arange(len(beat_s), dtype=np.float64)
+    slope_s, first_s = np.polyfit(number, beat_s, 1)
+    if len(beat_s) >= 4 and slope_s > 0 and np.max(np.abs(first_s + slope_s * number - beat_s)) <= STEADY_BEATS_S:
+        steady = BeatGrid.constant(60.0 / slope_s, first_s)
+        # Put the steady beats exactly where the onsets are (the tracker works on 10 ms frames).
+        return steady.shifted(phase_offset_beats(steady.to_beats(onset_s), weight))
+    ibi_s = np.diff(beat_s)
+    return BeatGrid(beat_s, number, 60.0 / np.append(ibi_s, ibi_s[-1]))
 
 
 def resolve_tempo(tempo: TempoMap, onset_s: np.ndarray, weight: np.ndarray, end_s: float) -> TempoResult:
     """Pick the tempo label and beat grid of a score from its tempo map and onsets (seconds, (n,)),
-    with onset weights (n,) such as velocity / 127.
+    with onset weights (n,) (a note's salience: loud, long and low notes weigh more).
 
-    A real tempo map wins (its grid aligned with `_align_grid`). A default-only
-    map is kept when the onsets sit on its grid, when there are fewer than
-    `MIN_ONSETS_TO_OVERRIDE` onsets to contradict it, or when the onset
-    estimate names the same pulse at another metrical level; otherwise the
-    onset estimate and its phase give the tempo and the grid.
+    The map's grid is first moved to the notes' beat phase (`_align_grid`).
+    A real tempo event is then trusted when the onsets fit that grid
+    (`grid_fit_threshold`); when they do not, it still stands against fewer than
+    `MIN_ONSETS_TO_OVERRULE_MAP` onsets, an onset estimate naming its pulse at
+    another metrical level or in a 3:2 relation, or tracked beats the onsets do
+    not fit clearly better (`MAP_OVERRULE_MARGIN`). The MIDI default names no
+    tempo: it stays when the estimate names its pulse (at any metrical level) or
+    too few onsets could contradict it, and otherwise gives way to beats tracked
+    at the estimated tempo unless its own grid fits clearly better
+    (`DEFAULT_FIT_TOLERANCE`). Onset beats come from `tracked_grid`.
     """
     onset_s = np.asarray(onset_s, dtype=np.float64)
     weight = np.asarray(weight, dtype=np.float64)
@@ -294,19 +399,33 @@ def resolve_tempo(tempo: TempoMap, onset_s: np.ndarray, weight: np.ndarray, end_
         grid = BeatGrid.from_tempo_map(tempo)
         return TempoResult(map_bpm, map_source, grid, grid_fit(onset_s, weight, grid))
     grid, fit, shift = _align_grid(BeatGrid.from_tempo_map(tempo), onset_s, weight, map_bpm)
-    if not tempo.is_default_only:
-        return TempoResult(map_bpm, "tempo_map", grid, fit, shift)
-    if fit >= grid_fit_threshold(weight):
-        return TempoResult(map_bpm, "default_confirmed", grid, fit, shift)
-    if len(onset_s) < MIN_ONSETS_TO_OVERRIDE:
-        return TempoResult(map_bpm, "default", grid, fit, shift)
+    fits = fit >= grid_fit_threshold(weight)
+    confirmed: TempoSource = "default_confirmed" if tempo.is_default_only else "tempo_map"
+    kept = TempoResult(map_bpm, confirmed if fits else map_source, grid, fit, shift)
+    if (fits and not tempo.is_default_only) or len(onset_s) < MIN_ONSETS_TO_OVERRIDE:
+        return kept
     estimate = estimate_tempo(onset_s, weight)
     if estimate.strength <= 0:
-        return TempoResult(map_bpm, "default", grid, fit, shift)
+        return kept
     if metrically_related(estimate.bpm, map_bpm):
-        return TempoResult(map_bpm, "default_confirmed", grid, fit, shift)
-    onset_grid = BeatGrid.constant(estimate.bpm, estimate.phase_s)
-    return TempoResult(estimate.bpm, "onsets", onset_grid, grid_fit(onset_s, weight, onset_grid))
+        return TempoResult(map_bpm, confirmed, grid, fit, shift)
+    if (fits or not tempo.is_default_only) and len(onset_s) < MIN_ONSETS_TO_OVERRULE_MAP:
+        return kept
+    if not tempo.is_default_only and metrically_related(estimate.bpm, map_bpm, ratios=COMPOUND_RATIOS):
+        return kept
+    onset_grid = tracked_grid(onset_s, weight, estimate.bpm, end_s)
+    onset_fit = grid_fit(onset_s, weight, onset_grid)
+    if not tempo.is_default_only:
+        # A tempo event is only overruled by beats the onsets clearly fit better: a drum fill of
+        # 32nds or flams fits no grid, and its file's tempo is still the one it was played to.
+        bar = max(grid_fit_threshold(weight), grid_coherence(onset_s, weight, grid) + MAP_OVERRULE_MARGIN)
+    else:
+        # The default names no tempo, and its grid can fit by coincidence (90 bpm sixteenths fall on
+        # 120 bpm triplets): beats at the estimated tempo that fit about as well replace it.
+        bar = fit - DEFAULT_FIT_TOLERANCE if fits else -np.inf
+    if onset_fit <= bar:
+        return kept
+    return TempoResult(estimate.bpm, "onsets", onset_grid, onset_fit)
 
 
 def main_time_signature(signatures: tuple[TimeSignature, ...], end_s: float) -> TimeSignature:

@@ -29,7 +29,7 @@ from kellyd.synth.groove import groove_piece
 from kellyd.synth.harmony import HARMONY_PROGRESSIONS, harmony_piece
 from kellyd.synth.melody import CONTOURS, RANGES_SEMITONES, melody_piece
 from kellyd.synth.render import SOUNDFONT_CANDIDATES, Renderer, find_renderer, render_wav_bytes
-from kellyd.taxonomy import GROOVE_TYPES
+from kellyd.taxonomy import BASE_EMOTION_NAMES, EMOTIONS, GROOVE_TYPES
 
 SYNTHETIC_DIR = PurePosixPath("raw", "synthetic")
 DEFAULT_DURATION_S = 16.0
@@ -80,8 +80,25 @@ def _dynamics(label: str, seed: int, duration_s: float) -> Synthesized:
                           mode=MODES[int(extra.integers(len(MODES)))], duration_s=duration_s, seed=seed)
 
 
+def spread_over_families(labels: Sequence[str]) -> tuple[str, ...]:
+    """Emotion labels reordered round robin over their base emotions (happy, sad, angry, fear, surprise,
+    disgust, then each one's next sub-emotion...), so that `--count 6` writes one piece of every base
+    emotion rather than six of the happy family. Labels the taxonomy does not know keep their place
+    at the end."""
+    families: dict[str, list[str]] = {}
+    for label in labels:
+        base = EMOTIONS[label].base if label in EMOTIONS else label
+        families.setdefault(base, []).append(label)
+    ordered = [family for family in BASE_EMOTION_NAMES if family in families]
+    ordered += [family for family in families if family not in ordered]
+    spread: list[str] = []
+    for rank in range(max((len(f) for f in families.values()), default=0)):
+        spread.extend(families[f][rank] for f in ordered if rank < len(families[f]))
+    return tuple(spread)
+
+
 GENERATORS: dict[str, Generator] = {
-    "emotion": Generator("emotion", tuple(EMOTION_PROFILES), _emotion, bytes_per_s=400.0),
+    "emotion": Generator("emotion", spread_over_families(tuple(EMOTION_PROFILES)), _emotion, bytes_per_s=400.0),
     "melody": Generator("melody", CONTOURS, _melody, bytes_per_s=80.0),
     "harmony": Generator("harmony", MODES, _harmony, bytes_per_s=150.0),
     "groove": Generator("groove", GROOVE_TYPES, _groove, bytes_per_s=400.0),
@@ -105,11 +122,13 @@ def piece_seed(seed: int, index: int) -> int:
 
 def synthesize(ctx: DatasetContext, *, generator: str, count: int, seed: int,
                duration_s: float = DEFAULT_DURATION_S, labels: Sequence[str] | None = None,
-               render_audio: bool = False, sr_hz: int = 16000, soundfont: Path | None = None) -> list[Sample]:
+               render_audio: bool = False, sr_hz: int = 16000, soundfont: Path | None = None,
+               on_piece: Callable[[], None] | None = None) -> list[Sample]:
     """Write `count` pieces of `generator` into the dataset and return them as samples.
 
-    Labels cycle through `labels` (default: every label the generator has),
-    so `count = len(labels)` gives one piece per label. With `render_audio`,
+    Labels cycle through `labels` (default: every label the generator has; for emotions spread
+    over the base emotions first, see `spread_over_families`), so `count = len(labels)` gives one
+    piece per label. With `render_audio`,
     each piece is also rendered to a WAV beside its MIDI file (see
     `kellyd.synth.render`) and returned as an audio sample right after it,
     with `source["rendered_from"]` naming the MIDI sample (keep both in one
@@ -117,6 +136,7 @@ def synthesize(ctx: DatasetContext, *, generator: str, count: int, seed: int,
     generator or label, a count that is not a positive integer or whose files
     would not fit on the disk, a negative seed, a duration outside the
     supported range, or `render_audio` without FluidSynth and a SoundFont.
+    `on_piece` is called after each piece is written (a progress bar).
     """
     spec = _generator(generator)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -146,6 +166,8 @@ def synthesize(ctx: DatasetContext, *, generator: str, count: int, seed: int,
         samples.append(midi)
         if renderer is not None:
             samples.append(_write_rendering(ctx, midi, renderer, sr_hz=sr_hz))
+        if on_piece is not None:
+            on_piece()
     return samples
 
 

@@ -8,7 +8,8 @@ current model as they were:
 3. `--if-changed` skips when too few samples changed since the last training or the
    last validation did not pass; the training guard of validation refuses a dataset
    with errors (single class, NaN features, an empty split...);
-4. per model: train, score, judge (`kellyd.train.gate`), write the version's files
+4. per model: refuse a validation split of fewer than `min_val_groups` groups, train, fit
+   the classical baseline on the same split, score, judge (`kellyd.train.gate`), write the version's files
    into a temporary folder, rename it into place, then commit by writing the registry
    atomically, then refresh the `current.*` copies of a promoted model;
 5. an HTML report in `datasets/<id>/reports/`.
@@ -33,11 +34,14 @@ from kellyd.atomic import atomic_copy, atomic_write_bytes, atomic_write_json
 from kellyd.config import DatasetConfig
 from kellyd.errors import AlreadyRunning
 from kellyd.lock import StateLock, lock_holder
-from kellyd.splits import SPLITS
+from kellyd.progress import EpochLog
+from kellyd.splits import SPLITS, SplitSettings, group_key
 from kellyd.train import registry as reg
 from kellyd.train.checkpoint import checkpoint_bytes
+from kellyd.train.baseline import ClassicalBaseline, fit_classical
+from kellyd.train.clips import evaluate_clips
 from kellyd.train.data import ModelData, Recipe, build_model_data
-from kellyd.train.dataset import TrainingSet, UnusableData, read_training_set
+from kellyd.train.dataset import TrainingSet, UnusableData, load_features, read_training_set
 from kellyd.train.gate import GateResult, judge
 from kellyd.train.guard import changed_share, guard_reasons, last_validation_failed, samples_text
 from kellyd.train.loop import FitResult, fit, predict, resolve_device, seed_everything
@@ -47,6 +51,7 @@ from kellyd.train.recipes import recipes_for
 from kellyd.train.report import write_training_report
 from kellyd.train.rtneural import onnx_bytes, rtneural_json
 from kellyd.train.settings import TrainingSettings
+from kellyd.train.split_file import read_split_file, with_split_file
 from kellyd.validate.html import utc_text
 
 CURRENT_STEM = "current"
@@ -115,16 +120,41 @@ def remove_leftovers(models_dir: Path, document: dict) -> list[Path]:
     return removed
 
 
-def _metrics(model: torch.nn.Module, data: ModelData, device: torch.device) -> tuple[dict, dict]:
+def _metrics(model: torch.nn.Module, data: ModelData, classical: ClassicalBaseline,
+             device: torch.device) -> tuple[dict, dict, dict]:
+    """(metrics per window, metrics per clip, test confusion matrices); every metric carries its
+    simple baseline (`baseline`) and the classical baseline's value (`classical`) at the same level."""
     majority = {h.name: majority_class(data.splits["train"], h) for h in data.heads if h.kind == "class"}
-    metrics, confusion = {}, {}
+    metrics, clip_metrics, confusion = {}, {}, {}
     for split in SPLITS:
-        found, matrices = evaluate(predict(model, data.normalised(split), device), data.splits[split], data.heads,
-                                   majority)
-        metrics[split] = {name: m.to_json() for name, m in found.items()}
+        outputs = predict(model, data.normalised(split), device)
+        found, matrices = evaluate(outputs, data.splits[split], data.heads, majority)
+        theirs, _ = evaluate(classical.outputs[split], data.splits[split], data.heads, majority)
+        metrics[split] = {name: {**m.to_json(), "classical": theirs[name].value} for name, m in found.items()}
+        per_clip = evaluate_clips(outputs, data.splits[split], data.heads, majority)
+        theirs_per_clip = evaluate_clips(classical.outputs[split], data.splits[split], data.heads, majority)
+        clip_metrics[split] = {name: {**m.to_json(), "classical": theirs_per_clip[name].value}
+                               for name, m in per_clip.items()}
         if split == "test":
             confusion = matrices
-    return metrics, confusion
+    return metrics, clip_metrics, confusion
+
+
+def validation_groups(training_set: TrainingSet, recipe: Recipe) -> int:
+    """Groups (songs, takes: `kellyd.splits.group_key`) of the validation split's original samples of
+    the recipe's kind."""
+    settings = training_set.settings
+    split_settings = SplitSettings(ratios=tuple(settings.splits), group_by=settings.group_by or None,
+                                   seed=training_set.dataset_id)
+    return len({group_key(s, split_settings) for s in training_set.in_split("val")
+                if s.kind == recipe.kind and not s.parent_id})
+
+
+def _features_of(training_set: TrainingSet, data: ModelData) -> dict:
+    """sample id -> features, for every sample that gave examples (the classical baseline's input)."""
+    wanted = {i for split in SPLITS for i in data.splits[split].sample_ids}
+    return {s.sample_id: load_features(training_set.root, s, schema_version=FEATURE_SCHEMA_VERSION)
+            for s in training_set.samples if s.sample_id in wanted}
 
 
 def _write_version(models_dir: Path, key: str, version: str, model: StreamNet, data: ModelData,
@@ -167,6 +197,12 @@ def _refresh_current(models_dir: Path, key: str, version_dir: Path) -> None:
 def _train_one(recipe: Recipe, training_set: TrainingSet, settings: TrainingSettings, document: dict,
                device: torch.device, now: datetime, log: Callable[[str], None]) -> tuple[dict, dict, ModelData, FitResult]:
     model_settings = settings.for_model(recipe.model)
+    groups = validation_groups(training_set, recipe)
+    if groups < settings.min_val_groups:
+        raise UnusableData(f"{recipe.key}: the validation split holds {groups} group(s) of {recipe.kind} samples "
+                           f"(songs or takes kept together), fewer than min_val_groups = {settings.min_val_groups}: "
+                           f"a gate decision on so few would be chance; add data or give val a larger share")
+    log(f"{recipe.key}: building examples from the features of {len(training_set.samples)} samples")
     data = build_model_data(training_set, recipe, model_settings, schema_version=FEATURE_SCHEMA_VERSION)
     log(f"{recipe.key}: {len(data.splits['train'])} train, {len(data.splits['val'])} val, "
         f"{len(data.splits['test'])} test examples of {data.steps} steps x {len(data.feature_names)} features")
@@ -174,19 +210,21 @@ def _train_one(recipe: Recipe, training_set: TrainingSet, settings: TrainingSett
     net = StreamNet(len(data.feature_names), architecture(model_settings, data.output_size),
                     dropout=model_settings.dropout)
     result = fit(net, data, model_settings, seed=settings.seed, device=device,
-                 on_epoch=lambda e: log(f"{recipe.key}: epoch {e.epoch} train loss {e.train_loss:.4f} "
-                                        f"val loss {e.val_loss:.4f} val score {e.val_score:.4f}"))
-    champion = reg.current_entry(document, recipe.key)
+                 on_epoch=EpochLog(recipe.key, model_settings.max_epochs, log))
+    classical = fit_classical(data, _features_of(training_set, data))
+    # The champion is the current model of this same dataset and feature schema, never one of other data.
+    champion = reg.champion_entry(document, recipe.key, training_set.dataset_id, FEATURE_SCHEMA_VERSION)
     champion_path = settings.models_dir / champion["files"]["checkpoint"]["path"] if champion else None
-    gate: GateResult = judge(net, data, champion_path, champion["version"] if champion else None, device)
-    metrics, confusion = _metrics(net, data, device)
+    gate: GateResult = judge(net, data, classical.outputs["val"], champion_path,
+                             champion["version"] if champion else None, device)
+    metrics, clip_metrics, confusion = _metrics(net, data, classical, device)
     version = reg.next_version(document, recipe.key)
     settings_used = {**asdict(model_settings), "seed": settings.seed}
     version_dir, files = _write_version(settings.models_dir, recipe.key, version, net.cpu(), data, training_set,
                                         settings_used)
     entry = {
         "version": version, "model": recipe.model, "variant": recipe.variant, "created_at": utc_text(now),
-        "promoted": gate.promoted, "gate": {"decision": gate.decision, "reason": gate.reason},
+        "promoted": gate.promoted, "gate": {**gate.to_json(), "validation_groups": groups},
         "dataset": {"dataset_id": training_set.dataset_id, "manifest_sha256": training_set.manifest_sha256,
                     "feature_schema_version": FEATURE_SCHEMA_VERSION,
                     "samples": {s: int(data.samples_used[s]) for s in SPLITS},
@@ -195,7 +233,7 @@ def _train_one(recipe: Recipe, training_set: TrainingSet, settings: TrainingSett
         "hyperparameters": settings_used, "architecture": [s.to_json() for s in net.specs],
         "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, "stopped_early": result.stopped_early,
         "val_loss": round(result.best_val_loss, 6), "val_score": round(result.best_val_score, 6),
-        "metrics": metrics, "confusion": confusion,
+        "metrics": metrics, "clip_metrics": clip_metrics, "classical": classical.to_json(), "confusion": confusion,
         "training_time_s": round(result.train_s, 3), "examples_per_s": round(result.examples_per_s, 1),
         "device": str(device), "seed": settings.seed, "files": files,
     }
@@ -206,15 +244,17 @@ def _train_one(recipe: Recipe, training_set: TrainingSet, settings: TrainingSett
 
 def train(datasets_dir: Path, dataset_id: str, settings: TrainingSettings, *, model: str | None = None,
           if_changed: bool = False, dataset_config: DatasetConfig | None = None, now: datetime | None = None,
-          log: Callable[[str], None] = _stderr) -> TrainResult:
+          log: Callable[[str], None] = _stderr, split_file: Path | None = None) -> TrainResult:
     """Train `model` (default: the dataset's target model) on dataset `dataset_id`.
 
     Raises AlreadyRunning when another training holds the lock; every other outcome is a
     TrainResult (refused datasets carry their reasons).
     """
     now = now or datetime.now(timezone.utc)
+    log(f"reading dataset {dataset_id}: manifest, splits and features")  # output before minutes of work
     try:
         training_set = read_training_set(Path(datasets_dir), dataset_id, dataset_config)
+        user_splits = read_split_file(split_file) if split_file is not None else None
     except UnusableData as exc:
         return TrainResult("refused", dataset_id, "the dataset cannot be read", exc.reasons)
     name = model or training_set.settings.target_model
@@ -241,6 +281,11 @@ def train(datasets_dir: Path, dataset_id: str, settings: TrainingSettings, *, mo
         reasons = guard_reasons(training_set, recipes[0].model, schema_version=FEATURE_SCHEMA_VERSION, now=now)
         if reasons:
             return TrainResult("refused", dataset_id, "the training guard refused the dataset", tuple(reasons))
+        if user_splits is not None:  # after the guard, which checks the dataset's own splits against the catalog
+            try:
+                training_set = with_split_file(training_set, user_splits)
+            except UnusableData as exc:
+                return TrainResult("refused", dataset_id, "the split file does not fit the dataset", exc.reasons)
         device = resolve_device(settings.device)
         if settings.threads:
             torch.set_num_threads(settings.threads)
@@ -267,7 +312,7 @@ def train(datasets_dir: Path, dataset_id: str, settings: TrainingSettings, *, mo
 
 
 def train_from_config(cfg: Any, dataset_id: str, *, model: str | None = None, if_changed: bool = False,
-                      log: Callable[[str], None] = _stderr) -> TrainResult:
+                      log: Callable[[str], None] = _stderr, split_file: Path | None = None) -> TrainResult:
     """`train` with everything taken from a loaded `kellyd.config.Config` (the lead's CLI).
 
     The `[training]` settings were parsed with the rest of the config (paths resolved against
@@ -281,7 +326,7 @@ def train_from_config(cfg: Any, dataset_id: str, *, model: str | None = None, if
     if configured is None:
         raise ConfigError("--dataset", f"unknown dataset {dataset_id!r}")
     return train(cfg.paths.datasets, dataset_id, settings, model=model, if_changed=if_changed,
-                 dataset_config=configured, log=log)
+                 dataset_config=configured, log=log, split_file=split_file)
 
 
 def build_parser():

@@ -8,7 +8,7 @@ one module each, say what a frame and a target are:
 
 | model key | frame | targets | module |
 |---|---|---|---|
-| EmotionRecognizer-midi | one beat of notes | emotion class, valence, arousal (last step) | recipe_emotion |
+| EmotionRecognizer-midi | half a second of notes | emotion class, valence, arousal (last step) | recipe_emotion |
 | EmotionRecognizer-audio | 4 mel frames (64 bands, ~64 ms) | emotion class, valence, arousal (last step) | recipe_emotion |
 | MelodyTransformer | one melody note + emotion + key | next pitch class, next duration class (every step) | recipe_melody |
 | HarmonyPredictor | one chord + emotion + key | next chord root, next chord quality (every step) | recipe_harmony |
@@ -35,7 +35,8 @@ import numpy as np
 
 from kellyd.sample import Sample
 from kellyd.splits import SPLITS
-from kellyd.train.dataset import SampleFeatures, TrainingSet, UnusableData, load_features
+from kellyd.data import SampleFeatures, UnusableData, label_of, load_features
+from kellyd.train.dataset import TrainingSet
 from kellyd.train.settings import ModelSettings
 
 MIN_STD = 1e-6
@@ -143,13 +144,6 @@ class ModelData:
 
     def normalised(self, split: str) -> np.ndarray:
         return ((self.splits[split].inputs - self.input_mean) / self.input_std).astype(np.float32)
-
-
-def label_of(sample: Sample, key: str) -> str | None:
-    value = sample.annotations.get(key)
-    if value is None or value == "":
-        return None
-    return value if isinstance(value, str) else str(value)
 
 
 def one_hot(index: int | None, size: int) -> np.ndarray:

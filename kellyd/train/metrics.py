@@ -18,7 +18,8 @@ from kellyd.train.data import Head, SplitData
 
 @dataclass(frozen=True)
 class Metric:
-    """One number and its baseline. `better` is "higher" or "lower"; `count` is what was scored."""
+    """One number and its baseline. `better` is "higher" or "lower"; `count` is what was scored.
+    `classical`: the same metric of the classical baseline (`kellyd.train.baseline`), when known."""
 
     name: str
     value: float
@@ -26,6 +27,7 @@ class Metric:
     better: str
     unit: str
     count: int
+    classical: float | None = None
 
     @property
     def beats_baseline(self) -> bool:

@@ -36,7 +36,8 @@ from kellyd.train.metrics import head_slices
 MIN_BASELINE_ERROR = 1e-12
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities from logits along the last axis."""
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=-1, keepdims=True)
@@ -62,7 +63,7 @@ def head_errors(outputs: np.ndarray, output_heads: Sequence[Head], split: SplitD
             if not valid.any():
                 errors.append(None)
                 continue
-            probabilities = _softmax(values.reshape(-1, head.size)[valid])
+            probabilities = softmax(values.reshape(-1, head.size)[valid])
             probabilities[np.arange(int(valid.sum())), targets[valid]] -= 1.0
             errors.append(float((probabilities ** 2).sum(axis=1).mean()))
             continue

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from kellyd.data import SampleFeatures
 from kellyd.sample import Sample
 from kellyd.train.data import Examples, Head, Recipe, Vocabulary, features_array, label_of, one_hot, window_starts
-from kellyd.train.dataset import SampleFeatures
 from kellyd.train.settings import ModelSettings
 from kellyd.train.timing import STEPS_PER_BEAT, bar_beat_one_hot, beat_phase_one_hot, beats_at, beats_per_bar_of
 from kellyd.validate.targets import ARTICULATIONS

@@ -2,11 +2,14 @@
 
 Two variants, one per kind of input, each a model of its own:
 
-- `EmotionRecognizer-midi`: one frame per beat of the beat grid, summarising the notes
-  that start in it: onsets per drum class (9) and per pitch class (12), mean and
-  peak velocity, onset count, mean pitch and pitch span, where the onsets fall
-  inside the beat (6 bins: straight sixteenths and swung or triplet positions land in
-  different bins), mean pitched duration, and the tempo. A window covers `window` beats.
+- `EmotionRecognizer-midi`: one frame per half second of the notes
+  (`kellyd.music.emotion_input`: key-relative pitch-class shares with a running key,
+  mode and chord-quality evidence, dissonance, register, density, dynamics,
+  articulation, and running means of them over the piece so far). A window covers
+  `window` frames and ends every `window // 2` frames back from the end of the piece
+  (a piece shorter than a window is padded with empty frames in front). Training
+  pieces also give `AUGMENTED_COPIES` variants that keep the emotion: transposed by
+  up to `MAX_TRANSPOSE` semitones and played up to `MAX_STRETCH` slower or faster.
 - `EmotionRecognizer-audio`: the 64-band log-mel segments of the features (5 s each),
   averaged over 4 frames (about 64 ms at 16 kHz): one frame is 64 values.
 
@@ -17,26 +20,23 @@ sample has them.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
+from kellyd.music.emotion_input import FRAME_NAMES, NoteEvents, emotion_frames
 from kellyd.sample import Sample
 from kellyd.train.data import Examples, Head, Recipe, Vocabulary, features_array, label_of, window_starts
 from kellyd.train.dataset import SampleFeatures
 from kellyd.train.settings import ModelSettings
-from kellyd.train.timing import DRUM_CLASS_OF_PITCH, DRUM_CLASSES, beats_at
 
-PHASE_BINS = 6
 MEL_POOL_FRAMES = 4
 MEL_BANDS = 64
 MIN_REAL_SHARE = 0.5
-TEMPO_SCALE_BPM = 120.0
-_MIDI_NAMES: tuple[str, ...] = (
-    *(f"drum_onsets_{d}" for d in DRUM_CLASSES),
-    *(f"pitch_class_onsets_{i}" for i in range(12)),
-    "velocity_mean", "velocity_max", "onsets", "pitch_mean", "pitch_span",
-    *(f"onset_phase_{i}" for i in range(PHASE_BINS)),
-    "pitched_duration_beats", "tempo_bpm_over_120",
-)
+# Emotion-keeping augmentation of training pieces (see the module's docstring).
+AUGMENTED_COPIES = 2
+MAX_TRANSPOSE = 3
+MAX_STRETCH = 0.1
 
 
 def heads(vocabulary: Vocabulary) -> tuple[Head, ...]:
@@ -62,61 +62,45 @@ def _class_targets(sample: Sample, vocabulary: Vocabulary, count: int) -> np.nda
     return np.full(count, vocabulary.classes.index(label) if label in vocabulary.classes else -1, dtype=np.int64)
 
 
-def beat_frames(start_s: np.ndarray, end_s: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
-                is_drum: np.ndarray, beat_times_s: np.ndarray, bpm: float) -> np.ndarray:
-    """(n_beats, len(_MIDI_NAMES)) float32: one frame per beat from the first onset's beat on."""
-    onset_b = beats_at(start_s, beat_times_s, bpm)
-    end_b = beats_at(end_s, beat_times_s, bpm)
-    origin = np.floor(onset_b.min())
-    beat = np.floor(onset_b - origin).astype(np.int64)
-    n = int(beat.max()) + 1
-    frames = np.zeros((n, len(_MIDI_NAMES)), dtype=np.float64)
-    drum_cls = np.where(is_drum, DRUM_CLASS_OF_PITCH[np.clip(pitch, 0, 127)], -1)
-    drums = drum_cls >= 0
-    np.add.at(frames, (beat[drums], drum_cls[drums]), 1.0)
-    pitched = ~is_drum
-    np.add.at(frames, (beat[pitched], 9 + pitch[pitched] % 12), 1.0)
-    frames[:, :21] = np.minimum(frames[:, :21], 4.0) / 4.0
-    count = np.bincount(beat, minlength=n).astype(np.float64)
-    some = count > 0
-    frames[:, 21] = np.bincount(beat, weights=velocity, minlength=n) / np.maximum(count, 1) / 127.0
-    peak = np.zeros(n)
-    np.maximum.at(peak, beat, velocity / 127.0)
-    frames[:, 22] = peak
-    frames[:, 23] = np.minimum(count, 16.0) / 8.0
-    p_count = np.bincount(beat[pitched], minlength=n).astype(np.float64)
-    frames[:, 24] = np.bincount(beat[pitched], weights=pitch[pitched], minlength=n) / np.maximum(p_count, 1) / 127.0
-    high = np.full(n, -np.inf)
-    low = np.full(n, np.inf)
-    np.maximum.at(high, beat[pitched], pitch[pitched].astype(np.float64))
-    np.minimum.at(low, beat[pitched], pitch[pitched].astype(np.float64))
-    frames[:, 25] = np.where(p_count > 0, np.minimum(high - low, 24.0) / 24.0, 0.0)
-    phase = np.minimum(((onset_b - origin) % 1.0 * PHASE_BINS).astype(np.int64), PHASE_BINS - 1)
-    np.add.at(frames, (beat, 26 + phase), 1.0)
-    frames[some, 26:26 + PHASE_BINS] /= count[some, None]
-    duration = np.clip(end_b - onset_b, 0.0, 4.0)
-    frames[:, 32] = np.bincount(beat[pitched], weights=duration[pitched], minlength=n) / np.maximum(p_count, 1) / 4.0
-    frames[:, 33] = bpm / TEMPO_SCALE_BPM
-    return frames.astype(np.float32)
+def augmentations(sample_id: str, copies: int = AUGMENTED_COPIES) -> tuple[tuple[int, float], ...]:
+    """(semitones, stretch factor) of each augmented copy of a training piece, fixed by its id so
+    that a rerun trains on the same examples; never (0, 1.0)."""
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(sample_id.encode("utf-8")).digest()[:8], "little"))
+    shifts = [s for s in range(-MAX_TRANSPOSE, MAX_TRANSPOSE + 1) if s != 0]
+    return tuple((int(rng.choice(shifts)), float(1.0 + rng.uniform(-MAX_STRETCH, MAX_STRETCH)))
+                 for _ in range(copies))
+
+
+def frame_windows(frames: np.ndarray, window: int, max_windows: int) -> np.ndarray:
+    """(k, window, features): windows ending at the last frame and every `window // 2` frames before,
+    latest first, at most `max_windows`; a piece shorter than `window` is padded with zeros in front."""
+    if window < 2 or max_windows < 1:
+        raise ValueError(f"window must be >= 2 and max_windows >= 1, got {window} and {max_windows}")
+    if len(frames) < window:
+        frames = np.concatenate([np.zeros((window - len(frames), frames.shape[1]), dtype=frames.dtype), frames])
+    ends = np.arange(len(frames), window - 1, -max(window // 2, 1))[:max_windows]
+    return np.stack([frames[end - window:end] for end in ends])
+
+
+def note_events(features: SampleFeatures) -> NoteEvents:
+    return NoteEvents(features_array(features, "note_start_s"), features_array(features, "note_end_s"),
+                      features_array(features, "note_pitch", dtype=np.int64), features_array(features, "note_velocity"),
+                      features_array(features, "note_is_drum", dtype=bool))
 
 
 def midi_examples(sample: Sample, features: SampleFeatures, vocabulary: Vocabulary,
                   settings: ModelSettings) -> Examples | None:
-    start_s = features_array(features, "note_start_s")
-    if start_s.size == 0:
+    events = note_events(features)
+    if len(events) == 0:
         return None
-    bpm = float(sample.annotations.get("tempo_bpm") or features.scalars.get("tempo_bpm") or TEMPO_SCALE_BPM)
-    frames = beat_frames(start_s, features_array(features, "note_end_s"),
-                         features_array(features, "note_pitch", dtype=np.int64),
-                         features_array(features, "note_velocity"), features_array(features, "note_is_drum", dtype=bool),
-                         features_array(features, "beat_times_s"), bpm)
-    starts = window_starts(len(frames), settings.window, settings.max_examples_per_sample)
-    if len(starts) == 0:
-        return None
-    take = starts[:, None] + np.arange(settings.window)[None, :]
-    affect, mask = _affect_targets(sample, len(starts))
-    return Examples(frames[take], {vocabulary.label_key: _class_targets(sample, vocabulary, len(starts)),
-                                   "valence_arousal": affect}, {"valence_arousal": mask})
+    variants = [events]
+    if sample.split == "train":
+        variants += [events.transposed(shift).stretched(factor) for shift, factor in augmentations(sample.sample_id)]
+    windows = [frame_windows(emotion_frames(v), settings.window, settings.max_examples_per_sample) for v in variants]
+    inputs = np.concatenate(windows)
+    affect, mask = _affect_targets(sample, len(inputs))
+    return Examples(inputs, {vocabulary.label_key: _class_targets(sample, vocabulary, len(inputs)),
+                             "valence_arousal": affect}, {"valence_arousal": mask})
 
 
 def pooled_segments(mel_segments: np.ndarray, segment_frames: np.ndarray | None) -> np.ndarray:
@@ -149,8 +133,9 @@ def audio_examples(sample: Sample, features: SampleFeatures, vocabulary: Vocabul
                              "valence_arousal": affect}, {"valence_arousal": mask})
 
 
-MIDI_RECIPE = Recipe("EmotionRecognizer", "midi", "midi", heads, lambda v: _MIDI_NAMES, midi_examples,
-                     "beat frames of the notes -> emotion class, valence and arousal at the window's end")
+MIDI_RECIPE = Recipe("EmotionRecognizer", "midi", "midi", heads, lambda v: FRAME_NAMES, midi_examples,
+                     "half-second frames of key-relative harmony, register, density, dynamics and articulation "
+                     "-> emotion class, valence and arousal at the window's end")
 AUDIO_RECIPE = Recipe("EmotionRecognizer", "audio", "audio", heads,
                       lambda v: tuple(f"mel_{i}" for i in range(MEL_BANDS)), audio_examples,
                       "64-band log-mel frames (4 STFT frames each) -> emotion class, valence and arousal "

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from kellyd.data import SampleFeatures
 from kellyd.sample import Sample
 from kellyd.train.data import Examples, Head, Recipe, Vocabulary, features_array, label_of, window_starts
-from kellyd.train.dataset import SampleFeatures
 from kellyd.train.settings import ModelSettings
 from kellyd.train.timing import (
     DRUM_CLASS_OF_PITCH,

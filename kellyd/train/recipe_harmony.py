@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from kellyd.data import SampleFeatures
 from kellyd.music.chords import NO_CHORD, QUALITY_NAMES
 from kellyd.music.pitch_classes import parse_pitch_name
 from kellyd.sample import Sample
 from kellyd.train.data import Examples, Head, Recipe, Vocabulary, window_starts
-from kellyd.train.dataset import SampleFeatures
 from kellyd.train.recipe_melody import PITCH_CLASSES, condition_names, condition_vector
 from kellyd.train.settings import ModelSettings
 

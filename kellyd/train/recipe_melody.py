@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from kellyd.data import SampleFeatures
 from kellyd.music.notes import Notes
 from kellyd.music.stats import melody_line
 from kellyd.sample import Sample
 from kellyd.train.data import Examples, Head, Recipe, Vocabulary, features_array, label_of, one_hot, window_starts
-from kellyd.train.dataset import SampleFeatures
 from kellyd.train.settings import ModelSettings
 from kellyd.train.timing import DURATION_NAMES, STEPS_PER_BEAT, beat_phase_one_hot, beats_at, duration_class
 from kellyd.validate.targets import pitch_class

@@ -1,9 +1,11 @@
 """The training report: `datasets/<id>/reports/training-<UTC>.html` and `training-latest.html`.
 
-Self-contained HTML (inline CSS and SVG, no script): per model trained, the gate's
-decision, loss curves per epoch, every metric on train, val and test with its
-baseline, a confusion matrix for each classifier head (test split), and what
-changed since the model that was current before.
+Self-contained HTML (inline CSS and SVG, no script), built from the template
+`training.html`: first the gate's decision per model and why; per model, each head
+against each baseline on the validation split, loss curves per epoch, every metric on
+train, val and test with its baselines, a compact confusion matrix for each classifier
+head (test split: true classes on rows, predicted on columns, only classes present),
+and what changed since the model that was current before.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from kellyd.atomic import atomic_write_bytes
-from kellyd.validate.html import esc, figure, page, section, table
+from kellyd.validate.html import esc
 from kellyd.validate.svg import PALETTE, nice_max
+from kellyd.validate.templating import render
 
 REPORTS_DIR = "reports"
 LATEST_NAME = "training-latest.html"
@@ -70,106 +73,141 @@ def score_curves(history: Sequence[Any], head_names: Sequence[str], best_epoch: 
                         title="validation error / baseline error per epoch (1 = baseline)")
 
 
-def confusion_svg(matrix: Sequence[Sequence[int]], classes: Sequence[str], *, cell: int = 34) -> str:
-    """Rows actual, columns predicted; darker cells hold more examples."""
-    n = len(classes)
-    label_w = max(60, 7 * max((len(c) for c in classes), default=4) + 12)
-    width, height = label_w + n * cell + 8, label_w + n * cell + 8
-    peak = max((v for row in matrix for v in row), default=0) or 1
-    body = []
-    for i, name in enumerate(classes):
-        y = label_w + i * cell + cell * 0.6
-        body.append(f'<text x="{label_w - 6}" y="{y:.1f}" text-anchor="end" font-size="11">{esc(name)}</text>')
-        x = label_w + i * cell + cell * 0.6
-        body.append(f'<text x="{x:.1f}" y="{label_w - 6}" font-size="11" transform="rotate(-45 {x:.1f} '
-                    f'{label_w - 6})">{esc(name)}</text>')
-        for j in range(n):
-            value = int(matrix[i][j])
-            shade = value / peak
-            fill = f"rgba(0,114,178,{0.08 + 0.92 * shade:.2f})"
-            text_fill = "#fff" if shade > 0.55 else "#222"
-            cx, cy = label_w + j * cell, label_w + i * cell
-            body.append(f'<rect x="{cx}" y="{cy}" width="{cell - 2}" height="{cell - 2}" fill="{fill}">'
-                        f'<title>actual {esc(name)}, predicted {esc(classes[j])}: {value}</title></rect>'
-                        f'<text x="{cx + cell / 2 - 1}" y="{cy + cell * 0.6}" text-anchor="middle" font-size="11" '
-                        f'fill="{text_fill}">{value}</text>')
-    return (f'<svg viewBox="0 0 {width} {height}" role="img" font-family="system-ui, sans-serif">'
-            f'<title>confusion matrix (rows actual, columns predicted)</title>{"".join(body)}</svg>')
+DECISION_TEXT = {"promoted": "promoted", "kept_champion": "not promoted: the current model stays",
+                 "below_baseline": "not promoted: below a baseline"}
+
+
+def _shade(share: float) -> tuple[str, str]:
+    """(background, text colour) of a confusion cell holding `share` of its row."""
+    alpha = 0.06 + 0.84 * share
+    return f"rgba(0,114,178,{alpha:.2f})", "#fff" if alpha > 0.55 else "#1f2328"
+
+
+def confusion_table(head: str, matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> dict[str, Any]:
+    """A compact confusion matrix: true classes on rows, predicted on columns, only the classes with
+    an example or a prediction, each cell with its count and its share of the row."""
+    n = len(matrix)
+    names = list(classes) if len(classes) == n else [str(i) for i in range(n)]
+    present = [i for i in range(n) if sum(matrix[i]) > 0 or sum(row[i] for row in matrix) > 0]
+    rows = []
+    for i in present:
+        total = sum(int(matrix[i][j]) for j in range(n))
+        cells = []
+        for j in present:
+            count = int(matrix[i][j])
+            share = count / total if total else 0.0
+            fill, ink = _shade(share)
+            cells.append({"count": count, "share": share, "fill": fill, "ink": ink, "predicted": names[j]})
+        rows.append({"label": names[i], "cells": cells, "recall": int(matrix[i][i]) / total if total else None})
+    return {"head": head, "classes": [names[j] for j in present], "rows": rows,
+            "total": sum(int(v) for row in matrix for v in row), "hidden": n - len(present)}
+
+
+def _metric_rows(metrics: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    rows = []
+    for name, test in metrics["test"].items():
+        higher = test["better"] == "higher"
+        wins = test["value"] > test["baseline"] if higher else test["value"] < test["baseline"]
+        rows.append({"name": name, "unit": test.get("unit") or "", "train": metrics["train"][name]["value"],
+                     "val": metrics["val"][name]["value"], "test": test["value"], "baseline": test["baseline"],
+                     "classical": test.get("classical"), "better": f"{test['better']} is better", "wins": wins,
+                     "count": test["count"]})
+    return rows
+
+
+def _head_rows(gate: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Per head of the gate: its figures and, per baseline, whether the model beat it."""
+    heads, names = [], []
+    for head in gate.get("heads") or ():
+        higher = head["better"] == "higher"
+        beats = {b: (head["challenger"] > v if higher else head["challenger"] < v) or
+                 (head["challenger"] == v and head.get("passed", False)) for b, v in head["baselines"].items()}
+        names.extend(b for b in head["baselines"] if b not in names)
+        heads.append({**head, "beats": beats, "level": head.get("level")})
+    return heads, names
+
+
+def _caution(entry: Mapping[str, Any], decision: str) -> str:
+    """A promoted model whose test figures lag a baseline: say so beside the decision."""
+    if decision != "promoted":
+        return ""
+    behind = [r["name"] for r in _metric_rows(entry["metrics"]) if not r["wins"]]
+    if not behind:
+        return ""
+    return (f"Caution: on the test split {', '.join(behind[:4])} do{'es' if len(behind) == 1 else ''} not beat "
+            f"the baseline; the validation split decided, the test split may disagree on so few examples.")
+
+
+def _changes(entry: Mapping[str, Any], champion: Mapping[str, Any] | None) -> list[str] | None:
+    """What differs from the model that was current before this training (None: there was none)."""
+    if champion is None:
+        return None
+    items = []
+    old, new = champion["dataset"], entry["dataset"]
+    if old["manifest_sha256"] == new["manifest_sha256"]:
+        items.append("the same dataset manifest")
+    else:
+        counts = ", ".join(f"{s} {old['samples'][s]:,} → {new['samples'][s]:,}" for s in ("train", "val", "test"))
+        items.append(f"dataset {old['dataset_id']} → {new['dataset_id']}, samples: {counts}")
+    added = sorted(set(new["classes"]) - set(old["classes"]))
+    removed = sorted(set(old["classes"]) - set(new["classes"]))
+    if added or removed:
+        items.append(f"classes added: {', '.join(added) or 'none'}; removed: {', '.join(removed) or 'none'}")
+    for key in sorted(k for k in set(entry["hyperparameters"]) | set(champion["hyperparameters"])
+                      if entry["hyperparameters"].get(k) != champion["hyperparameters"].get(k)):
+        items.append(f"{key}: {champion['hyperparameters'].get(key)} → {entry['hyperparameters'].get(key)}")
+    for split in ("val", "test"):
+        for name, metric in entry["metrics"][split].items():
+            before = champion["metrics"][split].get(name)
+            if before is not None:
+                items.append(f"{split} {name}: {_number(before['value'])} → {_number(metric['value'])}")
+    return items
 
 
 def _number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def metrics_table(metrics: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
-    rows = []
-    for name, test in metrics["test"].items():
-        better = "higher" if test["better"] == "higher" else "lower"
-        wins = test["value"] > test["baseline"] if better == "higher" else test["value"] < test["baseline"]
-        rows.append((name, test["unit"] or "", *(_number(metrics[s][name]["value"]) for s in ("train", "val", "test")),
-                     _number(test["baseline"]), f"{better} is better", "yes" if wins else "no", test["count"]))
-    return table(("metric", "unit", "train", "val", "test", "test baseline", "", "beats baseline", "scored"),
-                 rows, numeric=(2, 3, 4, 5, 8))
-
-
-def changes_since(entry: Mapping[str, Any], champion: Mapping[str, Any] | None) -> str:
-    """What differs from the model that was current before this training (HTML list)."""
-    if champion is None:
-        return "<p>No model was current before: this is the first one.</p>"
-    items = []
-    old, new = champion["dataset"], entry["dataset"]
-    if old["manifest_sha256"] == new["manifest_sha256"]:
-        items.append("the same dataset manifest")
-    else:
-        counts = ", ".join(f"{s} {old['samples'][s]:,} &rarr; {new['samples'][s]:,}" for s in ("train", "val", "test"))
-        items.append(f"dataset {esc(old['dataset_id'])} &rarr; {esc(new['dataset_id'])}, samples: {counts}")
-    added = sorted(set(new["classes"]) - set(old["classes"]))
-    removed = sorted(set(old["classes"]) - set(new["classes"]))
-    if added or removed:
-        items.append(f"classes added: {esc(', '.join(added) or 'none')}; removed: {esc(', '.join(removed) or 'none')}")
-    changed = sorted(k for k in set(entry["hyperparameters"]) | set(champion["hyperparameters"])
-                     if entry["hyperparameters"].get(k) != champion["hyperparameters"].get(k))
-    for key in changed:
-        items.append(f"{esc(key)}: {esc(champion['hyperparameters'].get(key))} &rarr; "
-                     f"{esc(entry['hyperparameters'].get(key))}")
-    for split in ("val", "test"):
-        for name, metric in entry["metrics"][split].items():
-            before = champion["metrics"][split].get(name)
-            if before is not None:
-                items.append(f"{split} {esc(name)}: {_number(before['value'])} &rarr; {_number(metric['value'])}")
-    listed = "".join(f"<li>{item}</li>" for item in items)
-    return f"<p>Compared with {esc(champion['version'])} ({esc(champion['created_at'])}):</p><ul>{listed}</ul>"
+def _model(entry: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    key = entry["model"] + (f"-{entry['variant']}" if entry["variant"] else "")
+    gate = entry["gate"]
+    heads, baseline_names = _head_rows(gate)
+    confusions = []
+    for head, matrix in entry["confusion"].items():
+        classes = entry["dataset"]["classes"] if head == entry["dataset"]["label_key"] else ()
+        confusions.append(confusion_table(head, matrix, classes))
+    champion = extra.get("champion")
+    metric_rows = _metric_rows(entry["metrics"])
+    return {
+        "key": key, "version": entry["version"], "decision": gate["decision"],
+        "decision_text": DECISION_TEXT.get(gate["decision"], gate["decision"].replace("_", " ")),
+        "reason": gate["reason"], "caution": _caution(entry, gate["decision"]), "heads": heads,
+        "baseline_names": baseline_names, "best_epoch": entry["best_epoch"], "epochs_run": entry["epochs_run"],
+        "training_time_s": entry["training_time_s"], "device": entry["device"],
+        "examples_per_s": entry["examples_per_s"],
+        "loss_chart": loss_curves(extra["history"], entry["best_epoch"]),
+        "score_chart": score_curves(extra["history"], extra.get("heads", ()), entry["best_epoch"]),
+        "metric_rows": metric_rows, "has_classical": any(r["classical"] is not None for r in metric_rows),
+        "confusions": confusions, "changes": _changes(entry, champion),
+        "champion_version": champion["version"] if champion else None,
+        "champion_created": champion["created_at"] if champion else None,
+    }
 
 
 def render_training_report(dataset_id: str, entries: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
                            *, created_at: str) -> str:
-    """The HTML of one training run. entries: (registry entry, {"history", "champion"}) per model."""
-    parts = []
-    for entry, extra in entries:
-        key = entry["model"] + (f"-{entry['variant']}" if entry["variant"] else "")
-        summary = "".join((
-            figure(entry["version"], "version"), figure(entry["gate"]["decision"].replace("_", " "), "decision"),
-            figure(f"{entry['best_epoch']} / {entry['epochs_run']}", "best epoch / epochs run"),
-            figure(f"{entry['training_time_s']:.1f} s", f"training on {entry['device']}"),
-            figure(f"{entry['examples_per_s']:,.0f}", "examples per second"),
-        ))
-        body = [f'<div class="figures">{summary}</div><p>{esc(entry["gate"]["reason"])}</p>',
-                "<h3>Loss</h3>", loss_curves(extra["history"], entry["best_epoch"]),
-                "<h3>Validation error against the baseline</h3>",
-                "<p>Per head, the validation error divided by the baseline's (Brier score for classes, squared "
-                "error for values); the epoch kept has the lowest score, the mean of these ratios capped at 1.</p>",
-                score_curves(extra["history"], extra.get("heads", ()), entry["best_epoch"]),
-                "<h3>Metrics and baselines</h3>", metrics_table(entry["metrics"])]
-        for head, matrix in entry["confusion"].items():
-            classes = entry["dataset"]["classes"] if head == entry["dataset"]["label_key"] else None
-            names = classes or [str(i) for i in range(len(matrix))]
-            body.append(f"<h3>Confusion matrix: {esc(head)} (test split)</h3>{confusion_svg(matrix, names)}")
-        body.append("<h3>What changed since the current model</h3>" + changes_since(entry, extra.get("champion")))
-        parts.append(section(key, f"{key} {entry['version']}", "".join(body)))
-    header = (f"<header><h1>Training: {esc(dataset_id)}</h1><p>{esc(created_at)}. Baselines: the majority "
-              f"class of the training split for classifiers, the training mean for regression. The test split "
-              f"is reported here and never used to choose.</p></header>")
-    return page(f"kellyd training: {dataset_id}", header, "".join(parts))
+    """The HTML of one training run (template `training.html`). entries: (registry entry, {"history",
+    "champion", "heads"}) per model. The headline is the gate's decision per model and why."""
+    models = [_model(entry, extra) for entry, extra in entries]
+    promoted = [m for m in models if m["decision"] == "promoted"]
+    if not models:
+        page_class, page_word = "usable_with_warnings", "Nothing trained"
+    elif len(promoted) == len(models):
+        page_class, page_word = "ready", "Promoted"
+    else:
+        page_class, page_word = "usable_with_warnings", "Not promoted" if not promoted else "Partly promoted"
+    return render("training.html", dataset_id=dataset_id, created_at=created_at, models=models,
+                  page_class=page_class, page_word=page_word)
 
 
 def write_training_report(root: Path, entries: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], *,

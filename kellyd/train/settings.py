@@ -9,6 +9,7 @@ seed = 1234
 retrain_min_change = 0.1            # share of samples added or removed that --if-changed needs
 nice = 10                           # niceness of the scheduled training subprocess
 threads = 0                         # CPU threads for torch (0: its default)
+min_val_groups = 8                  # fewer validation groups (songs, takes) than this: training refused
 
 [training.GroovePredictor]          # any of the five models; every key optional
 max_epochs = 80
@@ -64,7 +65,7 @@ class ModelSettings:
 # What differs from the defaults per model: the recurrent cell, a causal convolution in
 # front where local patterns matter, and the window each example covers.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "EmotionRecognizer": {"hidden": 32, "window": 16},
+    "EmotionRecognizer": {"hidden": 32, "window": 48},  # midi: half-second frames, 24 s
     "MelodyTransformer": {"hidden": 48, "cell": "lstm", "window": 32},
     "HarmonyPredictor": {"hidden": 32, "window": 16},
     "DynamicsEngine": {"hidden": 32, "conv_kernel": 3, "window": 32},
@@ -79,6 +80,8 @@ KEY_DOCS: dict[str, str] = {
     "retrain_min_change": "share of samples added or removed since the last training that `--if-changed` needs",
     "nice": "niceness the scheduled training subprocess runs at",
     "threads": "CPU threads torch may use (0: torch's default, one per core)",
+    "min_val_groups": "fewest groups (songs or takes kept together) the validation split must hold for a "
+                      "model to be trained and judged; below it training is refused with the reason",
     "<Model>.optimizer": "'adamw' or 'adam'",
     "<Model>.lr": "peak learning rate (reached after the warm-up)",
     "<Model>.batch_size": "examples per optimisation step",
@@ -107,6 +110,7 @@ class _TopLevel:
     retrain_min_change: float = field(default=0.1, metadata=_at_least(0.0))
     nice: int = field(default=10, metadata=_at_least(0))
     threads: int = field(default=0, metadata=_at_least(0))
+    min_val_groups: int = field(default=8, metadata=_at_least(1))
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ class TrainingSettings:
     retrain_min_change: float = 0.1
     nice: int = 10
     threads: int = 0
+    min_val_groups: int = 8
     models: Mapping[str, ModelSettings] = field(default_factory=dict)
 
     def for_model(self, model: str) -> ModelSettings:
@@ -186,6 +191,7 @@ def parse_training_section(table: Mapping[str, Any], *, base_dir: Path) -> Train
         retrain_min_change=top_level.retrain_min_change,
         nice=top_level.nice,
         threads=top_level.threads,
+        min_val_groups=top_level.min_val_groups,
         models=models,
     )
 

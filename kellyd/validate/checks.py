@@ -7,10 +7,12 @@ Leakage and the folder structure read files of their own and live in
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
+from kellyd.quarantine_groups import group_quarantine
 from kellyd.sample import Sample
 from kellyd.splits import SPLITS, label_value
 from kellyd.taxonomy import BASE_EMOTION_NAMES, EMOTIONS
@@ -31,6 +33,10 @@ class Limits:
     min_samples_for_ratio_check: below this many originals, split shares are not judged.
     storage_warn_share: share of the storage budget that earns a note.
     max_listed: how many affected samples a reason lists (the count is always complete).
+    max_class_share_drift: how far a class's share in one split may sit from its share over all
+        splits (absolute: 0.10 lets 16 % overall be 6-26 % in val); in a small split the allowance
+        widens to three binomial standard deviations, so chance alone is not flagged.
+    min_split_for_balance: splits with fewer originals than this are not judged for class shares.
     """
 
     min_balance_ratio: float = 0.5
@@ -39,9 +45,12 @@ class Limits:
     min_samples_for_ratio_check: int = 40
     storage_warn_share: float = 0.9
     max_listed: int = 100
+    max_class_share_drift: float = 0.10
+    min_split_for_balance: int = 20
 
     def __post_init__(self) -> None:
-        for name in ("min_balance_ratio", "min_entropy", "max_split_share_error", "storage_warn_share"):
+        for name in ("min_balance_ratio", "min_entropy", "max_split_share_error", "storage_warn_share",
+                     "max_class_share_drift"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"Limits.{name} must be in [0, 1], got {value!r}")
@@ -82,31 +91,35 @@ def count_classes(samples: Iterable[Sample], class_key: str, target: ModelTarget
 
 def check_counts(counts: Sequence[ClassCount], samples: Sequence[Sample], target: ModelTarget,
                  limits: Limits = Limits()) -> list[Reason]:
-    """Balance (smallest / largest class) and counts against the model's targets."""
+    """Balance (smallest / largest class) and counts against the model's targets, all counted on
+    originals: augmented children are variations of them, not new music."""
     reasons: list[Reason] = []
     if counts:
-        smallest = min(counts, key=lambda c: (c.total, c.label))
-        largest = max(counts, key=lambda c: (c.total, c.label))
-        ratio = balance_ratio(c.total for c in counts)
+        smallest = min(counts, key=lambda c: (c.originals, c.label))
+        largest = max(counts, key=lambda c: (c.originals, c.label))
+        ratio = balance_ratio(c.originals for c in counts)
         if len(counts) >= 2 and ratio < limits.min_balance_ratio:
             reasons.append(make_reason(
                 "balance", "imbalanced", "warning",
-                f"classes are imbalanced: smallest {smallest.label!r} has {smallest.total:,}, largest "
-                f"{largest.label!r} {largest.total:,} (ratio {ratio:.2f}, wanted at least "
+                f"classes are imbalanced: smallest {smallest.label!r} has {smallest.originals:,} originals, largest "
+                f"{largest.label!r} {largest.originals:,} (ratio {ratio:.2f}, wanted at least "
                 f"{limits.min_balance_ratio:.2f})", (smallest.label,), limits))
-    short = [c for c in counts if c.missing > 0]
+    short = sorted((c for c in counts if c.missing > 0), key=lambda c: (-c.missing, c.label))
     if short:
         missing = sum(c.missing for c in short)
-        detail = "; ".join(f"{c.label} {c.total:,}/{c.target:,}" for c in short[:8])
+        detail = "; ".join(f"{c.label} {c.originals:,}/{c.target:,}" + (f" (+{c.augmented:,} augmented)"
+                                                                         if c.augmented else "")
+                           for c in short[:8])
         reasons.append(make_reason(
             "counts", "below_target", "warning",
-            f"{_plural(len(short), 'class')} below the target of {target.per_class:,} per class "
-            f"({missing:,} samples missing): {detail}", (c.label for c in short), limits))
-    if target.total is not None and len(samples) < target.total:
+            f"{_plural(len(short), 'class')} below the target of {target.per_class:,} originals per class "
+            f"({missing:,} missing): {detail}", (c.label for c in short), limits))
+    originals = sum(1 for s in samples if not s.parent_id)
+    if target.total is not None and originals < target.total:
         reasons.append(make_reason(
             "counts", "below_target", "warning",
-            f"{len(samples):,} samples, {target.model} wants {target.total:,}+ "
-            f"({target.total - len(samples):,} missing)", (), limits))
+            f"{originals:,} original samples, {target.model} wants {target.total:,}+ "
+            f"({target.total - originals:,} missing)", (), limits))
     if target.model == "EmotionRecognizer":
         reasons.extend(_base_emotion_coverage(samples, limits))
     return reasons
@@ -136,6 +149,8 @@ def check_diversity(distributions: Sequence[Distribution], target: ModelTarget,
     """Low normalised entropy of keys, modes or tempo bins; missing annotations where the model needs them."""
     reasons: list[Reason] = []
     for dist in distributions:
+        if dist.name not in ("key", "mode", "tempo"):
+            continue
         relevant = target.uses_key or dist.name == "tempo"
         if dist.coverage == 0:
             if relevant:
@@ -189,13 +204,29 @@ def check_sample_problems(problems: Mapping[str, Sequence[tuple[str, str]]],
     return reasons
 
 
-def check_constant_columns(constant: Sequence[str], limits: Limits = Limits()) -> list[Reason]:
+def check_constant_columns(constant: Sequence[str], limits: Limits = Limits(), *, features: int = 0,
+                           originals: int = 0) -> list[Reason]:
+    """Features with one value on every original (see `kellyd.validate.features`): they carry no
+    information. A warning of their own family, ranked after the problems with data and labels."""
     if not constant:
         return []
-    shown = ", ".join(constant[:10]) + (" ..." if len(constant) > 10 else "")
-    return [make_reason("quality", "constant_features", "warning",
-                        f"{_plural(len(constant), 'feature')} never change across the dataset and carry "
-                        f"no information: {shown}", constant, limits)]
+    shown = ", ".join(constant[:8]) + (" ..." if len(constant) > 8 else "")
+    of = f" of {features:,}" if features else ""
+    on = f" on all {originals:,} originals" if originals else ""
+    return [make_reason("features", "constant_features", "warning",
+                        f"{len(constant):,}{of} features have one value{on} and carry no information: {shown}",
+                        constant, limits)]
+
+
+def check_quarantine(quarantined: Sequence[Any], limits: Limits = Limits()) -> Reason:
+    """One note for the quarantine: how many files, grouped by reason, largest group first."""
+    groups = group_quarantine((q.path, q.handler, q.reason) for q in quarantined)
+    kinds = "; ".join(f"{g.count:,} x {g.handler}: {g.reason}" for g in groups[:3])
+    more = f"; {len(groups) - 3} more kinds" if len(groups) > 3 else ""
+    n = len(quarantined)
+    return make_reason("quality", "quarantined", "info",
+                       f"{n:,} file{' was' if n == 1 else 's were'} quarantined ({kinds}{more})",
+                       (q.path for q in quarantined), limits)
 
 
 # -- storage ---------------------------------------------------------------------
@@ -217,10 +248,14 @@ def check_storage(storage: StorageUse, limits: Limits = Limits()) -> list[Reason
 # -- training guard -----------------------------------------------------------------
 
 
-def split_composition(samples: Iterable[Sample], class_key: str) -> dict[str, dict[str, int]]:
-    """split -> class label -> samples (originals and children); unlabelled samples count as ""."""
+def split_composition(samples: Iterable[Sample], class_key: str, *, augmented: bool = False
+                      ) -> dict[str, dict[str, int]]:
+    """split -> class label -> original samples (augmented children with `augmented=True`);
+    unlabelled samples count as ""."""
     composition: dict[str, Counter[str]] = {name: Counter() for name in SPLITS}
     for sample in samples:
+        if bool(sample.parent_id) != augmented:
+            continue
         if sample.split in composition:
             composition[sample.split][label_value(sample, class_key)] += 1
     return {split: dict(sorted(c.items())) for split, c in composition.items()}
@@ -282,6 +317,38 @@ def _split_shares(samples: Sequence[Sample], ratios: Sequence[float], limits: Li
     detail = ", ".join(f"{split} {share:.0%} (wanted {ratio:.0%})" for split, share, ratio in off)
     return [make_reason("training", "split_ratio_off", "warning", f"split shares drift from the settings: {detail}",
                         (split for split, _, _ in off), limits)]
+
+
+def check_split_balance(composition: Mapping[str, Mapping[str, int]], class_key: str,
+                        limits: Limits = Limits()) -> list[Reason]:
+    """Each class's share of each split (originals) against its share over all splits: a split whose
+    mix differs a lot measures the model on another problem than the one it learns."""
+    overall: Counter[str] = Counter()
+    for per in composition.values():
+        overall.update({label: n for label, n in per.items() if label})
+    total = sum(overall.values())
+    if total == 0 or len(overall) < 2:
+        return []
+    drifts = []
+    for split in SPLITS:
+        per = {label: n for label, n in composition.get(split, {}).items() if label}
+        size = sum(per.values())
+        if size < limits.min_split_for_balance:
+            continue
+        for label, n_all in overall.items():
+            share, expected = per.get(label, 0) / size, n_all / total
+            allowed = max(limits.max_class_share_drift, 3.0 * math.sqrt(expected * (1 - expected) / size))
+            if abs(share - expected) > allowed:
+                drifts.append((abs(share - expected), split, label, share, expected))
+    if not drifts:
+        return []
+    drifts.sort(key=lambda d: (-d[0], d[1], d[2]))
+    detail = "; ".join(f"{label} is {share:.0%} of {split} but {expected:.0%} overall"
+                       for _, split, label, share, expected in drifts[:4])
+    return [make_reason("training", "split_class_drift", "warning",
+                        f"the splits hold different mixes of {class_key}: {detail} (allowed: "
+                        f"{limits.max_class_share_drift:.0%} apart, more in small splits)",
+                        sorted({f"{split}:{label}" for _, split, label, _, _ in drifts}), limits)]
 
 
 def group_problems(items: Iterable[tuple[str, str, str]]) -> dict[str, list[tuple[str, str]]]:

@@ -24,7 +24,7 @@ from kellyd.validate import checks, leakage, structure
 from kellyd.validate.features import ColumnScan
 from kellyd.validate.html import utc_text
 from kellyd.validate.files import FileTask, check_files
-from kellyd.validate.measures import annotation_distributions
+from kellyd.validate.measures import SpreadScan, annotation_distributions, source_counts
 from kellyd.validate.report import FileStamp, QuarantinedFile, StorageUse, ValidationReport
 from kellyd.validate.report_json import report_to_json
 from kellyd.validate.targets import annotation_problems, target_for
@@ -62,6 +62,8 @@ def _numeric_labels(sample: Sample, keys: Sequence[str]) -> dict[str, float]:
 class _FileTally:
     problems: list[tuple[str, str, str]]
     stamps: dict[str, FileStamp]
+    spreads: SpreadScan = dataclasses.field(default_factory=SpreadScan)
+    fingerprints: dict[str, str] = dataclasses.field(default_factory=dict)  # originals' features, for leakage
     hashed: int = 0
     trusted: int = 0
 
@@ -80,7 +82,12 @@ def _scan_files(samples: Sequence[Sample], root: Path, *, schema_version: int, v
             tally.stamps[sample.sample_id] = found.stamp
             tally.trusted += not found.hashed
         tally.hashed += found.hashed
-        scan.add(found.columns, label_value(sample, class_key), _numeric_labels(sample, label_targets))
+        scan.add(found.columns, label_value(sample, class_key), _numeric_labels(sample, label_targets),
+                 original=not sample.parent_id)
+        if not sample.parent_id:
+            tally.spreads.add(sample.annotations, found.columns)
+            if (mark := leakage.fingerprint(found.columns)) is not None:
+                tally.fingerprints[sample.sample_id] = mark
     return tally
 
 
@@ -161,19 +168,18 @@ def validate_dataset(
         *structure.check_manifest(root, samples, limits),
         *structure.check_split_files(listed, samples, limits),
         *checks.check_sample_problems(checks.group_problems(tally.problems), limits),
-        *checks.check_constant_columns(scan.constant_columns(), limits),
-        *leakage.check_leakage(samples, listed, split_settings, limits),
+        *checks.check_constant_columns(scan.constant_columns(), limits, features=scan.feature_count(),
+                                       originals=scan.originals),
+        *leakage.check_leakage(samples, listed, split_settings, limits, tally.fingerprints),
         *checks.check_training(samples, composition, class_key, split_settings.ratios, scan.label_columns(),
                                scan.equal_columns(), limits),
+        *checks.check_split_balance(composition, class_key, limits),
         *checks.check_counts(class_counts, samples, target, limits),
         *checks.check_diversity(distributions, target, limits),
         *checks.check_storage(storage_use, limits),
     ]
     if quarantine:
-        reasons.append(checks.make_reason(
-            "quality", "quarantined", "info",
-            f"{len(quarantine):,} file{' was' if len(quarantine) == 1 else 's were'} quarantined (see the list)",
-            (q.path for q in quarantine), limits))
+        reasons.append(checks.check_quarantine(quarantine, limits))
     reasons_in_order = ordered(reasons)
     report = ValidationReport(
         dataset_id=dataset_id or (samples[0].dataset_id if samples else root.name),
@@ -190,6 +196,9 @@ def validate_dataset(
         total_target=target.total,
         split_ratios=split_settings.ratios,
         split_counts=composition,
+        split_augmented=checks.split_composition(samples, class_key, augmented=True),
+        source_counts=source_counts(samples),
+        spreads=tally.spreads.distributions(),
         distributions=distributions,
         storage=storage_use,
         quarantined=quarantine,

@@ -13,7 +13,12 @@ and are not columns.
 
 `ColumnScan` then streams over the samples once, keeping only what can still be
 true, so memory stays flat with dataset size:
-- a column is constant when every sample that has it has the same value;
+- a feature is constant when every original sample has it, with one and the same
+  number. Only real features count (`is_feature_column`): not strings, not metadata
+  beside the music (`*_version`, `*_source`, the roll's layout), not a field of an
+  item in a list of objects (`chord_segments[154].roman`), and not a list position that
+  only some samples have (padding). Augmented children are near-copies of their
+  parents and are left out;
 - a class label is computable from a column when the column's values map one to
   one onto the classes (each value always with the same class, as many values
   as classes, every value seen at least twice);
@@ -34,6 +39,18 @@ METADATA_KEYS = frozenset({
 })
 MAX_LIST_COLUMNS = 64
 _EQUAL_TOLERANCE = 1e-9
+# Scalars the extractor writes with the same value for every file: how its arrays are laid out.
+LAYOUT_COLUMNS = frozenset({"roll_frames_per_beat"})
+_META_SUFFIXES = ("_version", "_source")
+_ITEM_FIELD = re.compile(r"\[\d+\]\.")
+
+
+def is_feature_column(name: str) -> bool:
+    """Whether a flattened column is a feature of the music (see the module docstring)."""
+    if _ITEM_FIELD.search(name):
+        return False
+    leaf = re.sub(r"\[\d+\]$", "", name.rsplit(".", 1)[-1])
+    return not leaf.endswith(_META_SUFFIXES) and leaf not in LAYOUT_COLUMNS
 
 
 def flatten_features(document: Mapping[str, Any]) -> tuple[dict[str, float | str], list[str]]:
@@ -101,34 +118,48 @@ class ColumnScan:
         self.class_count = class_count
         self.numeric_labels = tuple(numeric_labels)
         self.samples = 0
-        self._first: dict[str, float | str] = {}
+        self.originals = 0
+        self._first: dict[str, float] = {}
         self._constant: set[str] = set()
+        self._present: dict[str, int] = {}
         # column -> value -> [the one class seen with it, how many samples]
         self._mapping: dict[str, dict[float | str, list]] = {}
         self._classes_seen: dict[str, set[str]] = {}
+        self._dead: set[str] = set()  # columns that cannot map onto the classes any more
         self._equal: dict[str, set[str]] = {label: set() for label in self.numeric_labels}
         self._equal_started: set[str] = set()
         self._label_first: dict[str, float] = {}
         self._label_varies: set[str] = set()
 
     def add(self, columns: Mapping[str, float | str], class_label: str | None,
-            numeric: Mapping[str, float]) -> None:
-        """Record one sample: its columns, its class ("" or None when unlabelled), its numeric labels."""
+            numeric: Mapping[str, float], *, original: bool = True) -> None:
+        """Record one sample: its columns, its class ("" or None when unlabelled), its numeric labels,
+        and whether it is an original (only originals are judged for constant features)."""
         self.samples += 1
-        new = columns.keys() - self._first.keys()
-        for name in new:
-            self._first[name] = columns[name]
-            self._constant.add(name)
-            if self.class_count >= 2:
+        if original:
+            self._add_original(columns)
+        if self.class_count >= 2:
+            for name in columns.keys() - self._mapping.keys() - self._dead:
                 self._mapping[name] = {}
                 self._classes_seen[name] = set()
-        for name in [n for n in self._constant if n in columns and not _same(columns[n], self._first[n])]:
-            self._constant.discard(name)
         if class_label:
             self._add_mapping(columns, class_label)
         for label in self.numeric_labels:
             if label in numeric:
                 self._add_equality(label, columns, numeric[label])
+
+    def _add_original(self, columns: Mapping[str, float | str]) -> None:
+        self.originals += 1
+        for name, value in columns.items():
+            if not isinstance(value, float) or not is_feature_column(name):
+                continue
+            seen = self._present.get(name)
+            self._present[name] = 1 if seen is None else seen + 1
+            if seen is None:
+                self._first[name] = value
+                self._constant.add(name)
+            elif name in self._constant and not _same(value, self._first[name]):
+                self._constant.discard(name)
 
     def _add_mapping(self, columns: Mapping[str, float | str], class_label: str) -> None:
         dead = []
@@ -148,6 +179,7 @@ class ColumnScan:
                 seen[1] += 1
         for name in dead:
             del self._mapping[name]
+            self._dead.add(name)
 
     def _add_equality(self, label: str, columns: Mapping[str, float | str], target: float) -> None:
         first = self._label_first.setdefault(label, target)
@@ -162,8 +194,14 @@ class ColumnScan:
             n for n in candidates if isinstance(columns.get(n), float) and _same(columns[n], target))  # type: ignore[arg-type]
 
     def constant_columns(self) -> list[str]:
-        """Columns with one value across the dataset (needs at least two samples to say)."""
-        return sorted(self._constant, key=natural_key) if self.samples >= 2 else []
+        """Features with one value on every original (needs at least two originals to say)."""
+        if self.originals < 2:
+            return []
+        return sorted((n for n in self._constant if self._present[n] == self.originals), key=natural_key)
+
+    def feature_count(self) -> int:
+        """Features every original has (the columns `constant_columns` judges)."""
+        return sum(1 for n in self._present.values() if n == self.originals)
 
     def label_columns(self) -> list[str]:
         """Columns whose values map one to one onto the classes, each value seen at least twice

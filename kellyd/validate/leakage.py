@@ -4,15 +4,23 @@ A model evaluated on a sample it trained on (or on an augmented copy of one, or
 on another take of the same session) scores better than it is. Every check here
 looks at what the trainer will see: the samples' `split` fields and the ids
 listed in `splits/*.txt`.
+
+Besides these errors, two warnings point at samples that are very probably the same
+music under different files, placed in different splits: the same song stem
+(`kellyd.splits.song_stem`: the file name without clip, segment and take suffixes) and
+the same feature fingerprint (every numeric feature equal to 6 significant digits).
+They are warnings because either can happen by chance (two songs called `intro`, two
+silent clips); a group of them says the grouping misses something.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from typing import Mapping, Sequence
 
 from kellyd.sample import Sample
-from kellyd.splits import SPLITS, SplitSettings, group_key
+from kellyd.splits import SPLITS, SplitSettings, file_name_of, group_key, song_stem
 from kellyd.validate.checks import Limits, make_reason
 from kellyd.validate.report import Reason
 
@@ -27,6 +35,20 @@ def _describe(spread: Mapping[str, set[str]], limit: int = 3) -> str:
     return "; ".join(f"{key} in {'+'.join(s for s in SPLITS if s in splits)}" for key, splits in items)
 
 
+def _shared(marks: Mapping[str, str | None], placed: Sequence[Sample]) -> tuple[dict[str, set[str]], list[str]]:
+    """(mark -> splits, affected ids) for the marks (sample id -> hash or fingerprint) that several
+    samples share across more than one split."""
+    splits: dict[str, set[str]] = defaultdict(set)
+    ids: dict[str, set[str]] = defaultdict(set)
+    for sample in placed:
+        mark = marks.get(sample.sample_id)
+        if mark:
+            splits[mark].add(sample.split)  # type: ignore[arg-type]
+            ids[mark].add(sample.sample_id)
+    spread = {m: s for m, s in _spread(splits).items() if len(ids[m]) > 1}
+    return spread, [i for m in spread for i in ids[m]]
+
+
 def _root(sample: Sample, by_id: Mapping[str, Sample]) -> Sample:
     seen = {sample.sample_id}
     while sample.parent_id and sample.parent_id in by_id and sample.parent_id not in seen:
@@ -35,11 +57,48 @@ def _root(sample: Sample, by_id: Mapping[str, Sample]) -> Sample:
     return sample
 
 
+def fingerprint(columns: Mapping[str, float | str]) -> str | None:
+    """A hash of a sample's numeric feature columns rounded to 6 significant digits (None: no number)."""
+    numbers = sorted((name, f"{value:.6g}") for name, value in columns.items()
+                     if isinstance(value, float) and not name.startswith(("labels", "source")))
+    if not numbers:
+        return None
+    return hashlib.sha256("\n".join(f"{n}={v}" for n, v in numbers).encode("utf-8")).hexdigest()[:16]
+
+
+def _near_identical(placed: Sequence[Sample], fingerprints: Mapping[str, str], limits: Limits) -> list[Reason]:
+    """Warnings for originals with the same song stem, or the same feature fingerprint, in different splits."""
+    reasons: list[Reason] = []
+    stems: dict[str, set[str]] = defaultdict(set)
+    originals = [s for s in placed if not s.parent_id]  # children follow their parents (checked as families)
+    for sample in originals:
+        stem = song_stem(file_name_of(sample))
+        if stem:
+            stems[stem].add(sample.split)  # type: ignore[arg-type]
+    split_stems = _spread(stems)
+    if split_stems:
+        reasons.append(make_reason(
+            "leakage", "song_in_many_splits", "warning",
+            f"{len(split_stems):,} song names (file names without clip, segment and take suffixes) have samples in "
+            f"more than one split ({_describe(split_stems)}); if they are one song, group them (`group_by`, or a "
+            f"sidecar's song_id)", split_stems, limits))
+    split_prints, affected = _shared(fingerprints, originals)
+    if split_prints:
+        reasons.append(make_reason(
+            "leakage", "features_in_many_splits", "warning",
+            f"{len(split_prints):,} sets of samples with identical features sit in different splits "
+            f"({_describe(split_prints)}): probably the same music in different files", affected, limits))
+    return reasons
+
+
 def check_leakage(samples: Sequence[Sample], listed: Mapping[str, Sequence[str] | None],
-                  settings: SplitSettings, limits: Limits = Limits()) -> list[Reason]:
-    """Samples, content hashes, augmentation families and user groups found in more than one split.
+                  settings: SplitSettings, limits: Limits = Limits(),
+                  fingerprints: Mapping[str, str] | None = None) -> list[Reason]:
+    """Samples, content hashes, augmentation families and groups found in more than one split (errors),
+    and near-identical originals in different splits (warnings).
 
     listed: split -> sample ids of `splits/<split>.txt` (None for a missing file).
+    fingerprints: sample id -> `fingerprint` of its features, where known.
     """
     reasons: list[Reason] = []
     placed = [s for s in samples if s.split in SPLITS]
@@ -56,15 +115,8 @@ def check_leakage(samples: Sequence[Sample], listed: Mapping[str, Sequence[str] 
             "leakage", "sample_in_many_splits", "error",
             f"{len(twice):,} samples are in more than one split ({_describe(twice)})", twice, limits))
 
-    by_hash: dict[str, set[str]] = defaultdict(set)
-    ids_of_hash: dict[str, set[str]] = defaultdict(set)
-    for sample in placed:
-        if sample.sha256:
-            by_hash[sample.sha256].add(sample.split)  # type: ignore[arg-type]
-            ids_of_hash[sample.sha256].add(sample.sample_id)
-    shared = {h: s for h, s in _spread(by_hash).items() if len(ids_of_hash[h]) > 1}
+    shared, affected = _shared({s.sample_id: s.sha256 for s in placed}, placed)
     if shared:
-        affected = [i for h in shared for i in ids_of_hash[h]]
         reasons.append(make_reason(
             "leakage", "hash_in_many_splits", "error",
             f"{len(shared):,} identical files sit in different splits under different sample ids "
@@ -94,5 +146,6 @@ def check_leakage(samples: Sequence[Sample], listed: Mapping[str, Sequence[str] 
                 "leakage", "group_in_many_splits", "error",
                 f"{len(split_groups):,} groups of {settings.group_by!r} are in more than one split "
                 f"({_describe(split_groups)})", split_groups, limits))
+    reasons.extend(_near_identical(placed, fingerprints or {}, limits))
     return reasons
 

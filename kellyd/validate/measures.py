@@ -94,3 +94,71 @@ def annotation_distributions(samples: Iterable[Sample]) -> tuple[Distribution, .
         distribution("mode", MODES, modes),
         distribution("tempo", tempo_labels, tempi),
     )
+
+
+# Bins a dataset engineer reads at a glance: piece length in s and notes per second.
+DURATION_BIN_EDGES_S: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+DENSITY_BIN_EDGES_PER_S: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+# Where a column of these values may sit in a flattened features document (MIDI and audio).
+DURATION_COLUMNS = ("scalars.duration_s", "duration_s")
+DENSITY_COLUMNS = ("scalars.note_density_per_s", "note_density_per_s", "scalars.onset_rate_per_s",
+                   "onset_rate_per_s")
+SOURCE_ORDER: tuple[str, ...] = ("inbox", "import", "freesound", "synthetic", "augmented")
+
+
+def bin_labels(edges: Sequence[float], unit: str) -> tuple[str, ...]:
+    """'<5 s', '5-10 s', ..., '300+ s' for edges (5, 10, ..., 300)."""
+    text = [f"{e:g}" for e in edges]
+    return (f"<{text[0]} {unit}", *(f"{lo}-{hi} {unit}" for lo, hi in zip(text, text[1:])), f"{text[-1]}+ {unit}")
+
+
+class SpreadScan:
+    """Duration and note-density histograms of the originals, fed one sample at a time.
+
+    The value comes from the annotations when they hold it, else from the features columns.
+    """
+
+    def __init__(self) -> None:
+        self.duration = [0] * (len(DURATION_BIN_EDGES_S) + 1)
+        self.density = [0] * (len(DENSITY_BIN_EDGES_PER_S) + 1)
+
+    @staticmethod
+    def _value(annotations: Any, columns: Any, key: str, names: Sequence[str]) -> float | None:
+        value = annotations.get(key)
+        if not _is_number(value):
+            value = next((columns[n] for n in names if _is_number(columns.get(n))), None)
+        return float(value) if value is not None else None
+
+    def add(self, annotations: Any, columns: Any) -> None:
+        duration = self._value(annotations, columns, "duration_s", DURATION_COLUMNS)
+        if duration is not None:
+            self.duration[int(np.searchsorted(DURATION_BIN_EDGES_S, duration, side="right"))] += 1
+        density = self._value(annotations, columns, "note_density_per_s", DENSITY_COLUMNS)
+        if density is not None:
+            self.density[int(np.searchsorted(DENSITY_BIN_EDGES_PER_S, density, side="right"))] += 1
+
+    def distributions(self) -> tuple[Distribution, ...]:
+        found = []
+        for name, counts, labels in (("duration", self.duration, bin_labels(DURATION_BIN_EDGES_S, "s")),
+                                     ("density", self.density, bin_labels(DENSITY_BIN_EDGES_PER_S, "/s"))):
+            found.append(Distribution(name, tuple(zip(labels, counts)), len(labels),
+                                      normalised_entropy(counts, len(labels)), sum(counts)))
+        return tuple(found)
+
+
+def source_of(sample: Sample) -> str:
+    """inbox, import, freesound, synthetic (from the sample's source), or augmented for a child."""
+    if sample.parent_id:
+        return "augmented"
+    kind = sample.source.get("type") if sample.source else None
+    return str(kind or "inbox")
+
+
+def source_counts(samples: Iterable[Sample]) -> tuple[tuple[str, int], ...]:
+    """(source, samples) in SOURCE_ORDER, then any other source; sources with no sample are left out."""
+    counts: dict[str, int] = {}
+    for sample in samples:
+        source = source_of(sample)
+        counts[source] = counts.get(source, 0) + 1
+    order = [s for s in SOURCE_ORDER if s in counts] + sorted(set(counts) - set(SOURCE_ORDER))
+    return tuple((s, counts[s]) for s in order)

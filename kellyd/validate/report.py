@@ -8,7 +8,8 @@ from typing import Any, Literal, Mapping
 Severity = Literal["error", "warning", "info"]
 Verdict = Literal["ready", "usable_with_warnings", "invalid"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
-REPORT_FORMAT_VERSION = 1
+# 2: split_counts counts originals only (children in split_augmented); source_counts and spreads.
+REPORT_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Reason:
 
 @dataclass(frozen=True)
 class ClassCount:
-    """Samples of one class: originals and augmented children, against the per-class target (or None)."""
+    """Samples of one class: originals and augmented children; the per-class target (or None) is
+    about originals."""
 
     label: str
     originals: int
@@ -53,8 +55,9 @@ class ClassCount:
 
     @property
     def missing(self) -> int:
-        """How many more samples the target asks for (0 without a target)."""
-        return 0 if self.target is None else max(0, self.target - self.total)
+        """How many more original samples the target asks for (0 without a target). Augmented
+        children are variations of originals and do not count towards it."""
+        return 0 if self.target is None else max(0, self.target - self.originals)
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,10 @@ class Change:
 class ValidationReport:
     """Everything one validation found.
 
-    split_counts: split -> class label -> samples (originals and children).
+    split_counts: split -> class label -> original samples (what the split ratios and the targets
+    are about); split_augmented: the same for augmented children, shown apart.
+    source_counts: (source, samples) for inbox, import, freesound, synthetic, augmented...
+    spreads: duration and note-density distributions of the originals.
     files_hashed / files_trusted: files whose content was hashed this run, and files
     whose recorded stamp (size + mtime) was trusted instead.
     changes / previous_created_at: the differences from the previous report, and its time
@@ -163,6 +169,9 @@ class ValidationReport:
     files_trusted: int
     elapsed_s: float
     stamps: Mapping[str, FileStamp] = field(default_factory=dict, compare=False, repr=False)
+    split_augmented: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    source_counts: tuple[tuple[str, int], ...] = ()
+    spreads: tuple[Distribution, ...] = ()
 
     def reasons_of(self, severity: Severity) -> tuple[Reason, ...]:
         return tuple(r for r in self.reasons if r.severity == severity)

@@ -1,14 +1,17 @@
-"""The validation report as one self-contained HTML page: the verdict and its reasons first, then
-the figures behind them (classes against targets, split composition, key / mode / tempo spread),
-the files with problems, the quarantine, and what changed since the last report."""
+"""The validation report as one self-contained HTML page (template `validation.html`): the verdict
+and the finding behind it first, then the figures behind the findings (classes against targets,
+split composition on originals, where the samples come from, key / mode / tempo / duration /
+density spread), the problems, the quarantine grouped by reason, and what changed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from kellyd.quarantine_groups import group_quarantine
 from kellyd.splits import SPLITS
-from kellyd.validate.html import esc, figure, page, section, size_text, table
-from kellyd.validate.report import Change, Reason, ValidationReport
+from kellyd.validate.html import size_text
+from kellyd.validate.report import Change, Distribution, ValidationReport
 from kellyd.validate.svg import (
     AUGMENTED_OPACITY,
     PALETTE,
@@ -20,6 +23,7 @@ from kellyd.validate.svg import (
     legend,
     share_bars,
 )
+from kellyd.validate.templating import render
 
 VERDICT_TEXT = {"ready": "Ready", "usable_with_warnings": "Usable with warnings", "invalid": "Invalid"}
 VERDICT_LINE = {
@@ -28,9 +32,13 @@ VERDICT_LINE = {
     "invalid": "Do not train on this dataset until the errors below are fixed.",
 }
 LISTED_IN_PAGE = 50
-HEADLINE_CHARS = 180
-DISTRIBUTION_COLORS = {"key": PALETTE[0], "mode": PALETTE[2], "tempo": PALETTE[5]}
-DISTRIBUTION_WIDTHS = {"key": 520, "mode": 220, "tempo": 680}
+DISTRIBUTION_COLORS = {"key": PALETTE[0], "mode": PALETTE[2], "tempo": PALETTE[5], "duration": PALETTE[3],
+                       "density": PALETTE[4]}
+DISTRIBUTION_WIDTHS = {"key": 520, "mode": 220, "tempo": 680, "duration": 440, "density": 400}
+DISTRIBUTION_TITLES = {"key": "Key", "mode": "Mode", "tempo": "Tempo (BPM)", "duration": "Duration",
+                       "density": "Note density (notes per second)"}
+KIND_NAMES = {"verdict": "verdict", "samples": "samples", "class": "class total", "split": "split originals",
+              "new_problem": "new problem", "resolved": "resolved", "storage": "storage", "diversity": "diversity"}
 
 
 def _count_words(report: ValidationReport) -> str:
@@ -42,184 +50,115 @@ def _count_words(report: ValidationReport) -> str:
     return ", ".join(parts) if parts else "no findings"
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1].rstrip(" ,;") + "…"
-
-
-def _verdict(report: ValidationReport) -> str:
-    first = next((r for r in report.reasons if r.severity != "info"), None)
-    lead = f"<p><b>{esc(_shorten(first.message, HEADLINE_CHARS))}</b></p>" if first else ""
-    content = (f'<div class="badge">{esc(VERDICT_TEXT[report.verdict])}</div>'
-               f"<div><p>{esc(VERDICT_LINE[report.verdict])} ({esc(_count_words(report))})</p>{lead}</div>")
-    return f'<section id="verdict" class="verdict {esc(report.verdict)}">{content}</section>'
-
-
-def _affected(reason: Reason) -> str:
-    if not reason.affected:
-        return ""
-    shown = reason.affected[:LISTED_IN_PAGE]
-    more = reason.affected_count - len(shown)
-    items = "".join(f'<li class="mono">{esc(a)}</li>' for a in shown)
-    if more > 0:
-        items += f"<li>... and {more:,} more (all in the JSON report up to its limit)</li>"
-    return f"<details><summary>{reason.affected_count:,} affected</summary><ul>{items}</ul></details>"
-
-
-def _reasons(report: ValidationReport) -> str:
-    if not report.reasons:
-        return section("reasons", "Findings", '<p class="empty">No findings: every check passed.</p>')
-    items = "".join(
-        f'<li class="{esc(r.severity)}"><span class="pill {esc(r.severity)}">{esc(r.severity)}</span>'
-        f"<code>{esc(r.name)}</code> {esc(r.message)}{_affected(r)}</li>"
-        for r in report.reasons)
-    return section("reasons", "Findings", f'<ul class="reasons">{items}</ul>')
-
-
-def _figures(report: ValidationReport) -> str:
-    storage = size_text(report.storage.used_bytes)
-    if report.storage.budget_bytes:
-        storage += f" of {size_text(report.storage.budget_bytes)}"
-    mode = "full: every file hashed" if report.mode == "full" else "cheap: unchanged files trusted"
-    cells = [
-        figure(f"{report.sample_count:,}", "samples"),
-        figure(f"{report.original_count:,}", "originals"),
-        figure(f"{report.augmented_count:,}", "augmented"),
-        figure(f"{sum(1 for c in report.class_counts if c.total):,}", f"classes of {report.class_key}"),
-        figure(storage, "storage used"),
-        figure(f"{len(report.quarantined):,}", "quarantined files"),
-        figure(f"{report.files_hashed:,} / {report.files_trusted:,}", f"files hashed / trusted ({mode})"),
-    ]
-    return section("figures", "At a glance", f'<div class="figures">{"".join(cells)}</div>')
-
-
-def _classes(report: ValidationReport, colors: dict[str, str]) -> str:
-    if not report.class_counts:
-        return section("classes", "Classes against targets",
-                       f'<p class="empty">No sample has a {esc(report.class_key)} label.</p>')
+def _class_chart(report: ValidationReport, colors: dict[str, str]) -> tuple[str, str]:
     rows = [BarRow(c.label, (Segment(c.originals, colors[c.label], "originals"),
                              Segment(c.augmented, colors[c.label], "augmented", AUGMENTED_OPACITY)), c.target)
             for c in report.class_counts]
     chart = bar_chart(rows, title=f"samples per {report.class_key} against the target")
-    note = ("Solid: originals; light: augmented copies; dashed line: the target per class."
-            if any(c.target for c in report.class_counts) else "Solid: originals; light: augmented copies.")
+    note = ("Solid: originals; light: augmented copies; dashed line: the target per class, which counts "
+            "originals only." if any(c.target for c in report.class_counts)
+            else "Solid: originals; light: augmented copies.")
+    if "log scale" in chart:
+        note += " The axis is logarithmic: the counts differ by orders of magnitude."
     if report.total_target:
-        note += f" {report.target_model} wants {report.total_target:,}+ samples in all; it has {report.sample_count:,}."
-    tab = table(["class", "originals", "augmented", "total", "target", "missing"],
-                [(c.label, f"{c.originals:,}", f"{c.augmented:,}", f"{c.total:,}",
-                  f"{c.target:,}" if c.target else "-", f"{c.missing:,}" if c.target else "-")
-                 for c in report.class_counts], numeric=(1, 2, 3, 4, 5))
-    return section("classes", f"Classes against targets ({report.class_key})",
-                   f'{chart}<p class="meta">{esc(note)}</p>{tab}')
+        note += (f" {report.target_model} wants {report.total_target:,}+ original samples in all; it has "
+                 f"{report.original_count:,}.")
+    return chart, note
 
 
-def _splits(report: ValidationReport, colors: dict[str, str]) -> str:
+@dataclass(frozen=True)
+class SplitRow:
+    split: str
+    originals: int
+    share: float | None
+    wanted: float
+    augmented: int
+    per_class: str
+
+
+def _splits(report: ValidationReport, colors: dict[str, str]) -> tuple[str, str, list[SplitRow]]:
     labels = sorted({label for per in report.split_counts.values() for label in per})
     bar_colors = {label: colors.get(label, PALETTE[-1]) for label in labels}
     rows = [(split, [(label, report.split_counts.get(split, {}).get(label, 0)) for label in labels])
             for split in SPLITS]
-    chart = share_bars(rows, bar_colors, title="class composition of each split")
+    chart = share_bars(rows, bar_colors, title="class composition of each split (originals)")
     total = sum(sum(per.values()) for per in report.split_counts.values())
     table_rows = []
     for split, ratio in zip(SPLITS, report.split_ratios):
         per = report.split_counts.get(split, {})
         n = sum(per.values())
-        share = f"{n / total:.0%}" if total else "-"
-        table_rows.append((split, f"{n:,}", share, f"{ratio:.0%}",
-                           ", ".join(f"{label or '(unlabelled)'} {count:,}" for label, count in per.items()) or "-"))
-    tab = table(["split", "samples", "share", "wanted", "per class"], table_rows, numeric=(1, 2, 3))
-    return section("splits", "Split composition", f"{legend(bar_colors)}{chart}{tab}")
+        table_rows.append(SplitRow(split, n, n / total if total else None, ratio,
+                                   sum(report.split_augmented.get(split, {}).values()),
+                                   ", ".join(f"{label or '(unlabelled)'} {count:,}" for label, count in per.items())
+                                   or "-"))
+    return legend(bar_colors), chart, table_rows
 
 
-def _distributions(report: ValidationReport) -> str:
+def _distributions(report: ValidationReport) -> list[dict[str, str]]:
     cells = []
-    for dist in report.distributions:
-        width = DISTRIBUTION_WIDTHS.get(dist.name, 400)
+    dists: tuple[Distribution, ...] = (*report.distributions, *report.spreads)
+    for dist in dists:
+        chart = caption = ""
         if dist.coverage:
-            chart = column_chart(dist.counts, title=f"{dist.name} distribution", width=width,
+            chart = column_chart(dist.counts, title=f"{dist.name} distribution",
+                                 width=DISTRIBUTION_WIDTHS.get(dist.name, 400),
                                  color=DISTRIBUTION_COLORS.get(dist.name, PALETTE[0]))
             caption = (f"normalised entropy {dist.entropy:.2f} over {dist.categories} categories; "
-                       f"{dist.coverage:,} samples")
-        else:
-            chart, caption = '<p class="empty">No sample has this annotation.</p>', ""
-        cells.append(f'<div class="dist-{esc(dist.name)}"><h3>{esc(dist.name.capitalize())}</h3>{chart}'
-                     f"<p class='meta'>{esc(caption)}</p></div>")
-    return section("distributions", "Keys, modes and tempi (originals)", f'<div class="dists">{"".join(cells)}</div>')
+                       f"{dist.coverage:,} originals")
+        cells.append({"name": dist.name, "title": DISTRIBUTION_TITLES.get(dist.name, dist.name.capitalize()),
+                       "chart": chart, "caption": caption})
+    return cells
 
 
-def _quality(report: ValidationReport) -> str:
-    problems = [r for r in report.reasons if r.family in ("quality", "structure") and r.severity != "info"]
-    if not problems:
-        return section("quality", "Quality problems", '<p class="empty">No quality problems found.</p>')
-    rows = []
-    for reason in problems:
-        shown = reason.affected[:12]
-        files = "<br>".join(f'<span class="mono">{esc(a)}</span>' for a in shown)
-        if reason.affected_count > len(shown):
-            files += f"<br>... and {reason.affected_count - len(shown):,} more"
-        rows.append((f'<span class="pill {esc(reason.severity)}">{esc(reason.severity)}</span>'
-                     f"<code>{esc(reason.check)}</code>", esc(reason.message), files or "-"))
-    return section("quality", "Quality problems", table(["problem", "details", "files"], rows, raw=True))
+def _source_chart(report: ValidationReport) -> str:
+    colors = class_colors([s for s, _ in report.source_counts])
+    rows = [BarRow(source, (Segment(n, colors[source], source),)) for source, n in report.source_counts]
+    return bar_chart(rows, title="samples per source")
 
 
-def _quarantine(report: ValidationReport) -> str:
-    if not report.quarantined:
-        return section("quarantine", "Quarantined files", '<p class="empty">No quarantined files.</p>')
-    rows = [(f'<span class="mono">{esc(q.path)}</span>', esc(q.reason), esc(q.handler), esc(q.when))
-            for q in report.quarantined]
-    return section("quarantine", f"Quarantined files ({len(report.quarantined):,})",
-                   table(["file", "reason", "step", "when"], rows, raw=True))
-
-
-def _change_value(value: Any) -> str:
+def _change_value(value: Any, *, storage: bool) -> str:
     if value is None:
         return "-"
+    if storage and isinstance(value, (int, float)):
+        return size_text(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)
 
 
-def _change_row(change: Change, kind_names: dict[str, str]) -> tuple[str, str, str, str]:
+def _change(change: Change) -> dict[str, str]:
+    storage = change.kind == "storage"
     before, after = change.before, change.after
-    is_storage = change.kind == "storage"
-    show = size_text if is_storage else _change_value
-    arrow = ""
-    if isinstance(before, (int, float)) and isinstance(after, (int, float)):
-        delta = after - before
-        if is_storage:
-            text = ("+" if delta > 0 else "-") + size_text(abs(delta))
+    delta = direction = ""
+    if isinstance(before, (int, float)) and isinstance(after, (int, float)) and not isinstance(before, bool):
+        diff = after - before
+        if storage:
+            delta = ("+" if diff > 0 else "-") + size_text(abs(diff))
         else:
-            text = f"{delta:+,}" if isinstance(delta, int) else f"{delta:+.3f}"
-        arrow = f' <span class="{"up" if delta > 0 else "down"}">({esc(text)})</span>'
-    subject = "bytes used" if is_storage else change.subject
-    return (esc(kind_names.get(change.kind, change.kind)), f"<code>{esc(subject)}</code>", esc(show(before)),
-            esc(show(after)) + arrow)
-
-
-def _changes(report: ValidationReport) -> str:
-    if report.previous_created_at is None:
-        return section("changes", "Changes since the last report",
-                       '<p class="empty">This is the first report of this dataset (nothing to compare with).</p>')
-    since = f"Compared with the report of {report.previous_created_at}."
-    if not report.changes:
-        return section("changes", "Changes since the last report",
-                       f'<p class="meta">{esc(since)}</p><p class="empty">Nothing changed.</p>')
-    kind_names = {"verdict": "verdict", "samples": "samples", "class": "class total", "split": "split total",
-                  "new_problem": "new problem", "resolved": "resolved", "storage": "storage",
-                  "diversity": "diversity"}
-    rows = [_change_row(c, kind_names) for c in report.changes]
-    return section("changes", "Changes since the last report",
-                   f'<p class="meta">{esc(since)}</p>' + table(["what", "subject", "before", "after"], rows,
-                                                               raw=True))
+            delta = f"{diff:+,}" if isinstance(diff, int) else f"{diff:+.3f}"
+        direction = "up" if diff > 0 else "down"
+    return {"what": KIND_NAMES.get(change.kind, change.kind), "subject": "bytes used" if storage else change.subject,
+            "before": _change_value(before, storage=storage), "after": _change_value(after, storage=storage),
+            "delta": delta, "direction": direction}
 
 
 def render_validation_report(report: ValidationReport) -> str:
     """The whole page for one report (UTF-8 text of a complete HTML document)."""
     colors = class_colors([c.label for c in report.class_counts])
-    header = (f'<header class="top"><h1>Validation of {esc(report.dataset_id)}</h1>'
-              f'<div class="meta">{esc(report.target_model)} · {esc(report.created_at)} · {esc(report.mode)} check'
-              f" · {report.elapsed_s:.1f} s</div></header>")
-    body = "".join((
-        _verdict(report), _reasons(report), _figures(report), _classes(report, colors), _splits(report, colors),
-        _distributions(report), _quality(report), _quarantine(report), _changes(report),
-    ))
-    return page(f"{report.dataset_id}: {VERDICT_TEXT[report.verdict]}", header, body)
+    class_chart, class_note = _class_chart(report, colors) if report.class_counts else ("", "")
+    split_legend, split_chart, split_rows = _splits(report, colors)
+    storage = size_text(report.storage.used_bytes)
+    if report.storage.budget_bytes:
+        storage += f" of {size_text(report.storage.budget_bytes)}"
+    return render(
+        "validation.html", r=report, verdict_text=VERDICT_TEXT[report.verdict],
+        verdict_line=VERDICT_LINE[report.verdict], count_words=_count_words(report),
+        headline=next((r for r in report.reasons if r.severity != "info"), None), listed=LISTED_IN_PAGE,
+        classes_present=sum(1 for c in report.class_counts if c.total), storage_text=storage,
+        class_chart=class_chart, class_note=class_note, split_legend=split_legend, split_chart=split_chart,
+        split_rows=split_rows, source_chart=_source_chart(report) if report.source_counts else "",
+        dists=_distributions(report),
+        quality=[r for r in report.reasons if r.family in ("quality", "structure") and r.severity != "info"],
+        quarantine=group_quarantine((q.path, q.handler, q.reason) for q in report.quarantined),
+        changes=[_change(c) for c in report.changes],
+    )

@@ -47,11 +47,10 @@ def report_to_json(report: ValidationReport) -> dict[str, Any]:
         "total_target": report.total_target,
         "split_ratios": list(report.split_ratios),
         "split_counts": {split: dict(per_class) for split, per_class in report.split_counts.items()},
-        "distributions": [
-            {"name": d.name, "counts": [[category, n] for category, n in d.counts], "categories": d.categories,
-             "entropy": d.entropy, "coverage": d.coverage}
-            for d in report.distributions
-        ],
+        "split_augmented": {split: dict(per_class) for split, per_class in report.split_augmented.items()},
+        "source_counts": [[source, n] for source, n in report.source_counts],
+        "distributions": [_distribution_to_json(d) for d in report.distributions],
+        "spreads": [_distribution_to_json(d) for d in report.spreads],
         "storage": {"used_bytes": report.storage.used_bytes, "budget_bytes": report.storage.budget_bytes},
         "quarantined": [{"path": q.path, "reason": q.reason, "handler": q.handler, "when": q.when}
                         for q in report.quarantined],
@@ -62,6 +61,16 @@ def report_to_json(report: ValidationReport) -> dict[str, Any]:
         "files_trusted": report.files_trusted,
         "elapsed_s": report.elapsed_s,
     }
+
+
+def _distribution_to_json(d: Distribution) -> dict[str, Any]:
+    return {"name": d.name, "counts": [[category, n] for category, n in d.counts], "categories": d.categories,
+            "entropy": d.entropy, "coverage": d.coverage}
+
+
+def _distribution_from_json(d: Mapping[str, Any]) -> Distribution:
+    return Distribution(d["name"], tuple((c, n) for c, n in d["counts"]), d["categories"], d["entropy"],
+                        d["coverage"])
 
 
 def report_from_json(data: Mapping[str, Any]) -> ValidationReport:
@@ -89,11 +98,10 @@ def report_from_json(data: Mapping[str, Any]) -> ValidationReport:
         total_target=data["total_target"],
         split_ratios=tuple(data["split_ratios"]),  # type: ignore[arg-type]
         split_counts={split: dict(per_class) for split, per_class in data["split_counts"].items()},
-        distributions=tuple(
-            Distribution(d["name"], tuple((c, n) for c, n in d["counts"]), d["categories"], d["entropy"],
-                         d["coverage"])
-            for d in data["distributions"]
-        ),
+        split_augmented={split: dict(per_class) for split, per_class in data.get("split_augmented", {}).items()},
+        source_counts=tuple((source, n) for source, n in data.get("source_counts", ())),
+        distributions=tuple(_distribution_from_json(d) for d in data["distributions"]),
+        spreads=tuple(_distribution_from_json(d) for d in data.get("spreads", ())),
         storage=StorageUse(storage["used_bytes"], storage["budget_bytes"]),
         quarantined=tuple(QuarantinedFile(q["path"], q["reason"], q["handler"], q["when"])
                           for q in data["quarantined"]),

@@ -1,4 +1,5 @@
-"""The daemon status report (`kellyd report`): throughput, errors and queue depth over time.
+"""The daemon status page (`kellyd report`): state and stall reason, per-dataset work and quarantine,
+scheduled jobs, then throughput, errors and queue depth over time.
 
 Input rows are the catalog's activity table: (time, processed, errors, queue) where
 time is a Unix time in s (or an aware datetime), processed and errors are counts
@@ -12,9 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
-from kellyd.validate.html import esc, figure, page, section, table, utc_text
+from kellyd.validate.html import utc_text
 from kellyd.validate.svg import PALETTE, Series, line_chart
 
 ActivityRow = tuple["float | datetime", int, int, int]
@@ -91,44 +92,65 @@ def bucket_activity(history: Sequence[ActivityRow], *, max_points: int = 240) ->
     return buckets
 
 
-def render_status_report(history: Sequence[ActivityRow], *, title: str = "kellyd status",
-                         now: datetime | None = None, max_points: int = 240) -> str:
-    """A self-contained HTML page of the daemon's activity (see the module docstring for the rows)."""
+def _state(status: Mapping[str, Any] | None, buckets: Sequence[Bucket]) -> tuple[str, str, str]:
+    """(css class, word, line) of the page's first box: the stall and why, else how the queue stands."""
+    if status is None:
+        return "ready", "Activity", "Activity only: no catalog state was given."
+    work = status.get("work") or {}
+    stalled = work.get("stalled")
+    if stalled:
+        return "invalid", "Stalled", f"Stalled: {stalled['reason']}"
+    blocked = sorted(f"{job}: {s['blocked']}" if not str(s["blocked"]).lower().startswith(job) else s["blocked"]
+                     for job, s in (status.get("schedule") or {}).items() if not s.get("can_run", True))
+    queue = status.get("queue", 0)
+    if not status.get("daemon"):
+        line = f"No daemon is running; {queue:,} job(s) pending."
+        return "usable_with_warnings", "Not running", line + (" " + "; ".join(blocked) if blocked else "")
+    if blocked:
+        return "usable_with_warnings", "Running", "A scheduled job cannot run: " + "; ".join(blocked)
+    return "ready", "Running", f"Running: {queue:,} job(s) pending, nothing stalled."
+
+
+def render_status_report(history: Sequence[ActivityRow], *, status: Mapping[str, Any] | None = None,
+                         title: str = "kellyd status", now: datetime | None = None, max_points: int = 240) -> str:
+    """A self-contained HTML page of the daemon: its state (a stall and its reason first), per dataset the
+    work in flight, retries, worker deaths and the quarantine by reason, the scheduled jobs and whether
+    they can run, then activity over time. status: what `kellyd.status.collect_status` returns."""
+    from kellyd.validate.templating import render
+
     buckets = bucket_activity(history, max_points=max_points)
     processed = sum(b.processed for b in buckets)
     errors = sum(b.errors for b in buckets)
     span_s = buckets[-1].end_s - buckets[0].start_s if buckets else 0.0
-    when = f" · {utc_text(now)}" if now is not None else ""
-    header = (f'<header class="top"><h1>{esc(title)}</h1><div class="meta">{len(history):,} activity rows'
-              f" over {span_s / 3600:.1f} h{esc(when)}</div></header>")
-    if not buckets:
-        body = section("activity", "Activity", '<p class="empty">No activity recorded yet.</p>')
-        return page(title, header, body)
-    mean_rate = 60.0 * processed / max(span_s, 1e-9)
-    cells = [
-        figure(f"{processed:,}", "files processed"),
-        figure(f"{errors:,}", "errors"),
-        figure(f"{errors / processed:.1%}" if processed else "-", "error share"),
-        figure(f"{buckets[-1].queue:,}", "queue depth now"),
-        figure(f"{max(b.queue for b in buckets):,}", "deepest queue"),
-        figure(f"{mean_rate:,.1f}", "files / min on average"),
-        figure(f"{max(b.files_per_min for b in buckets):,.1f}", "files / min at best"),
-    ]
-    throughput = line_chart([Series("files per minute", PALETTE[0],
-                                    tuple((b.end_s, b.files_per_min) for b in buckets))],
-                            title="throughput in files per minute", unit="files / min")
-    error_chart = line_chart([Series("errors", ERROR_COLOR, tuple((b.end_s, float(b.errors)) for b in buckets))],
-                             title="errors per interval", unit="errors")
-    queue_chart = line_chart([Series("queue depth", PALETTE[1], tuple((b.end_s, float(b.queue)) for b in buckets))],
-                             title="queue depth", unit="jobs")
-    recent = [(datetime.fromtimestamp(b.end_s, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), f"{b.processed:,}",
-               f"{b.errors:,}", f"{b.queue:,}", f"{b.files_per_min:,.1f}") for b in buckets[-12:]][::-1]
-    body = "".join((
-        section("summary", "At a glance", f'<div class="figures">{"".join(cells)}</div>'),
-        section("throughput", "Throughput", throughput),
-        section("errors", "Errors", error_chart),
-        section("queue", "Queue depth", queue_chart),
-        section("recent", "Most recent intervals",
-                table(["until", "processed", "errors", "queue", "files / min"], recent, numeric=(1, 2, 3, 4))),
-    ))
-    return page(title, header, body)
+    context: dict[str, Any] = {"figures": [], "throughput": "", "error_chart": "", "queue_chart": "", "recent": []}
+    if buckets:
+        mean_rate = 60.0 * processed / max(span_s, 1e-9)
+        context["figures"] = [
+            (f"{processed:,}", "files processed"), (f"{errors:,}", "errors"),
+            (f"{errors / processed:.1%}" if processed else "-", "error share"),
+            (f"{buckets[-1].queue:,}", "queue depth now"), (f"{max(b.queue for b in buckets):,}", "deepest queue"),
+            (f"{mean_rate:,.1f}", "files / min on average"),
+            (f"{max(b.files_per_min for b in buckets):,.1f}", "files / min at best"),
+        ]
+        context["throughput"] = line_chart([Series("files per minute", PALETTE[0],
+                                                   tuple((b.end_s, b.files_per_min) for b in buckets))],
+                                           title="throughput in files per minute", unit="files / min")
+        context["error_chart"] = line_chart([Series("errors", ERROR_COLOR,
+                                                    tuple((b.end_s, float(b.errors)) for b in buckets))],
+                                            title="errors per interval", unit="errors")
+        context["queue_chart"] = line_chart([Series("queue depth", PALETTE[1],
+                                                    tuple((b.end_s, float(b.queue)) for b in buckets))],
+                                            title="queue depth", unit="jobs")
+        context["recent"] = [(datetime.fromtimestamp(b.end_s, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                              f"{b.processed:,}", f"{b.errors:,}", f"{b.queue:,}", f"{b.files_per_min:,.1f}")
+                             for b in buckets[-12:]][::-1]
+    state_class, state_word, state_line = _state(status, buckets)
+    deaths = ((status or {}).get("work") or {}).get("worker_deaths") or {}
+    return render(
+        "status.html", title=title, rows=len(history), span_h=span_s / 3600,
+        now=utc_text(now) if now is not None else "", buckets=buckets, state_class=state_class,
+        state_word=state_word, state_line=state_line, daemon=(status or {}).get("daemon"),
+        datasets=sorted(((status or {}).get("datasets") or {}).items()),
+        schedule=(status or {}).get("schedule") or {}, deaths=deaths if deaths.get("count") else None,
+        deaths_by_signal=", ".join(f"{k} {v}" for k, v in sorted((deaths.get("by_signal") or {}).items())),
+        **context)

@@ -81,28 +81,65 @@ class BarRow:
     target: float | None = None
 
 
-def bar_chart(rows: Sequence[BarRow], *, title: str, width: int = 900, row_h: int = 26) -> str:
-    """Horizontal stacked bars with the total at the end and a dashed target marker per row."""
-    label_w = min(220.0, max(60.0, max((len(r.label) for r in rows), default=4) * _CHAR_W + 12))
-    right_pad = 90.0
+# A log axis once the largest bar (or target) is this many times the smallest non-zero bar:
+# below it a linear axis reads best; above it small classes would be invisible slivers.
+LOG_SCALE_RATIO = 20.0
+
+
+def wants_log_scale(values: Sequence[float]) -> bool:
+    """Whether values spanning orders of magnitude need a log axis (see LOG_SCALE_RATIO)."""
+    positive = [v for v in values if v > 0]
+    return len(positive) >= 2 and max(positive) / min(positive) >= LOG_SCALE_RATIO
+
+
+def _log_ticks(scale_max: float) -> list[float]:
+    ticks = [0.0]
+    power = 1.0
+    while power <= scale_max:
+        ticks.append(power)
+        power *= 10
+    return ticks
+
+
+def bar_chart(rows: Sequence[BarRow], *, title: str, width: int = 900, row_h: int = 26,
+              log_scale: bool | None = None) -> str:
+    """Horizontal stacked bars with the total at the end and a dashed target marker per row.
+
+    log_scale: a log axis (log10(1 + value)), so a class of 12 beside a target of 1,000 still
+    shows; None chooses it when the bars and targets span LOG_SCALE_RATIO or more.
+    """
+    label_w = min(240.0, max(60.0, max((len(r.label) for r in rows), default=4) * (_CHAR_W + 0.8) + 16))
+    right_pad = 110.0
     plot_w = width - label_w - right_pad
     top, axis_h = 8.0, 22.0
     height = top + max(1, len(rows)) * row_h + axis_h
-    scale_max = nice_max(max([sum(s.value for s in r.segments) for r in rows]
-                             + [r.target or 0 for r in rows] + [1]))
+    totals = [sum(s.value for s in r.segments) for r in rows]
+    if log_scale is None:
+        log_scale = wants_log_scale(totals + [r.target or 0 for r in rows])
+    scale_max = nice_max(max(totals + [r.target or 0 for r in rows] + [1]))
+
+    def x_of(value: float) -> float:
+        if log_scale:
+            return plot_w * math.log10(1 + max(0.0, value)) / math.log10(1 + scale_max)
+        return plot_w * value / scale_max
+
     body: list[str] = []
-    for tick in range(5):
-        value = scale_max * tick / 4
-        x = label_w + plot_w * tick / 4
+    ticks = _log_ticks(scale_max) if log_scale else [scale_max * tick / 4 for tick in range(5)]
+    for value in ticks:
+        x = label_w + x_of(value)
         body.append(f'<line x1="{_num(x)}" y1="{_num(top)}" x2="{_num(x)}" y2="{_num(height - axis_h)}" '
                     f'stroke="#e3e3e3"/>')
         body.append(_text(x, height - 6, f"{value:,.0f}", anchor="middle", size=11, fill="#777"))
+    if log_scale:
+        body.append(_text(width - 4, height - 6, "log scale", anchor="end", size=10, fill="#999"))
     for i, row in enumerate(rows):
         y = top + i * row_h
         body.append(_text(label_w - 8, y + row_h * 0.62, row.label, anchor="end"))
         x = label_w
+        done = 0.0
         for seg in row.segments:
-            w = plot_w * seg.value / scale_max
+            w = x_of(done + seg.value) - x_of(done)
+            done += seg.value
             if w > 0:
                 body.append(f'<rect x="{_num(x)}" y="{_num(y + 4)}" width="{_num(w)}" height="{row_h - 8}" '
                             f'fill="{seg.color}" fill-opacity="{seg.opacity}"><title>{escape(seg.name)}: '
@@ -111,10 +148,10 @@ def bar_chart(rows: Sequence[BarRow], *, title: str, width: int = 900, row_h: in
         total = sum(s.value for s in row.segments)
         caption = f"{total:,.0f}" + (f" / {row.target:,.0f}" if row.target else "")
         if row.target:
-            tx = label_w + plot_w * row.target / scale_max
+            tx = label_w + x_of(row.target)
             body.append(f'<line x1="{_num(tx)}" y1="{_num(y + 1)}" x2="{_num(tx)}" y2="{_num(y + row_h - 1)}" '
                         f'stroke="#222" stroke-width="2" stroke-dasharray="3 2"/>')
-        body.append(_text(max(x, label_w + (plot_w * (row.target or 0) / scale_max)) + 6, y + row_h * 0.62,
+        body.append(_text(max(x, label_w + x_of(row.target or 0)) + 6, y + row_h * 0.62,
                           caption, size=11, fill="#444"))
     return _svg(width, height, body, title)
 

@@ -7,7 +7,7 @@ from typing import Any, Iterable, Mapping
 from kellyd.validate.report import SEVERITIES, Change, Reason, Verdict
 
 FAMILY_ORDER: tuple[str, ...] = (
-    "structure", "quality", "leakage", "training", "counts", "balance", "diversity", "storage",
+    "structure", "quality", "leakage", "training", "counts", "balance", "diversity", "features", "storage",
 )
 # Moves smaller than these are noise (the reports themselves take some room) and are not listed.
 ENTROPY_CHANGE = 0.01

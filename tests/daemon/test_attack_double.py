@@ -20,6 +20,7 @@ from typing import Iterator
 
 import pytest
 
+from kellyd.exitcodes import EXIT_NO_DAEMON, EXIT_OK
 from tests.daemon.harness import DaemonProcess, Tree, make_tree, run_cli, wait_for
 from tests.daemon.midi_files import small_midi_bytes, write_small_midis
 
@@ -63,8 +64,9 @@ def inbox_files(tree: Tree) -> list[Path]:
 
 
 def status_json(tree: Tree) -> dict:
+    """The state as `status --json` prints it, whether or not a daemon runs (it exits 7 when none does)."""
     proc = run_cli(tree, "status", "--json")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode in (EXIT_OK, EXIT_NO_DAEMON), proc.stderr
     return json.loads(proc.stdout)
 
 

@@ -133,7 +133,7 @@ def test_batch_import_refuses_links_too(tmp_path):
     os.symlink("loop.mid", src / "loop.mid")
     os.symlink(outside, src / "folder-link")
     proc = run_cli(tree, "import", str(src.parent), "--dataset", "mix")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 5, proc.stderr  # kellyd.exitcodes.EXIT_QUARANTINED: the links were set aside
     assert manifest_shas(tree) == {sha256(good)}
     entries = tree.quarantine_errors("mix")
     assert len(entries) == 3 and all(link_reason_ok(e) for e in entries), entries

@@ -374,8 +374,15 @@ def test_a_commit_that_meets_a_full_state_disk_rolls_back_and_is_done_again(tmp_
         daemon = DaemonProcess(tree)
         try:
             daemon.wait_started()
+            # Workers start with the first steps: files dropped together start both.
+            warm = {drop_good(tree, f"warm{i}.mid") for i in range(6)}
+            wait_for(lambda: warm <= catalog_shas(tree), 30, "the first files imported")
+
+            def workers_now() -> list[int]:
+                return [p for p in descendants_of(daemon.proc.pid) if p not in children_of(daemon.proc.pid)]
+
+            wait_for(lambda: len(workers_now()) >= 2, 10, "both workers started")
             workers = descendants_of(daemon.proc.pid)
-            assert len(workers) > len(children_of(daemon.proc.pid)), "no worker process found below the daemon"
             for pid in workers:  # the jobs are recorded and dispatched, their results wait
                 os.kill(pid, signal.SIGSTOP)
             names = [f"held{i}.mid" for i in range(10)]
@@ -385,7 +392,7 @@ def test_a_commit_that_meets_a_full_state_disk_rolls_back_and_is_done_again(tmp_
                 (folder / f"{name}.json").write_text(json.dumps({"notes": name * 20_000}))
             sha_of = {name: drop_good(tree, name) for name in names}
             shas = set(sha_of.values())
-            wait_for(lambda: catalog_jobs(tree) == len(names), 30, "the jobs recorded")
+            wait_for(lambda: catalog_jobs(tree) == len(warm) + len(names), 30, "the jobs recorded")
             filler = fill(tree.state)
             for pid in workers:
                 os.kill(pid, signal.SIGCONT)

@@ -19,8 +19,9 @@ def test_scheduled_retrain_promotes_a_model(tmp_path, corpus):
     tree = make_tree(tmp_path, datasets=datasets, extra={
         "schedule": {"validate": "3s", "retrain": "4s", "validate_after_samples": 0},
         "training": {"seed": 7, "device": "cpu", "threads": 1, "retrain_min_change": 0.1,
-                     "GroovePredictor": {"max_epochs": 4, "patience": 3, "warmup_epochs": 1,
-                                         "max_examples_per_sample": 4}}})
+                     # Enough epochs for every head to beat its baselines (the gate judges each head).
+                     "GroovePredictor": {"max_epochs": 20, "patience": 6, "warmup_epochs": 1,
+                                         "max_examples_per_sample": 8}}})
     files = groove_files(corpus)
     assert len(files) == 3 * FILES_PER_FOLDER
     daemon = DaemonProcess(tree)

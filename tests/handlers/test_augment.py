@@ -82,7 +82,7 @@ def test_children_carry_their_parent_split_and_a_true_record(dataset, song):
         assert child.features_path is None
         record = child.augmentation
         assert (record["index"], record["seed"]) == (index, child_seed(song.sha256, index))
-        assert child.file_path == f"processed/augmented/{song.sample_id}_a{index:02d}_" \
+        assert child.file_path == f"processed/augmented/{song.sample_id[:3]}/{song.sample_id}_a{index:02d}_" \
                                   f"{plan_slug(record['transform'], record['params'])}.mid"
         assert child.annotations == labels_after(record["transform"], record["params"], song.annotations)
         assert read_score(dataset.root / child.file_path).duration_s > 0

@@ -38,7 +38,7 @@ def test_a_single_class_dataset_is_refused(groove_dataset, tmp_path):
 
 def test_nan_features_are_refused(groove_dataset, tmp_path):
     built = copy_tree(groove_dataset, tmp_path / "t")
-    feature = sorted((built.root / "processed" / "features").glob("*.json"))[0]
+    feature = sorted((built.root / "processed" / "features").rglob("*.json"))[0]  # sharded: <shard>/<id>.json
     document = json.loads(feature.read_text())
     document["scalars"]["tempo_bpm"] = float("nan")
     feature.write_text(json.dumps(document))

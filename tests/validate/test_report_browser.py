@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from kellyd.reports import latest_report, write_status_report, write_validation_report
+from kellyd.splits import SPLITS
 from kellyd.validate import QuarantinedFile, validate_dataset
 
 from .builders import GROOVE_SETTINGS, SCHEMA_VERSION, Entry, augmented_copy, build_dataset
+from .pages import PageText
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -67,16 +69,26 @@ def test_validation_report_in_a_browser(small_dataset, tmp_path):
     files = write_validation_report(root, report)
 
     dom = chromium(tmp_path, "--dump-dom", files.html_path.as_uri())
-    for section_id in ("verdict", "reasons", "figures", "classes", "splits", "distributions", "quality",
+    page = PageText(dom)
+    # The headline is the dataset's worst real problem: the file deleted above.
+    assert page.text("headline") == f"1 file is missing ({missing}: does not exist)"
+    originals = [s for s in samples if not s.parent_id]
+    shares = {split: f"{sum(s.split == split for s in originals) / len(originals):.0%}" for split in SPLITS}
+    rows = page.rows_with("data-split")
+    assert {split: cells[2] for split, cells in rows.items()} == shares  # originals only, as the ratios mean
+    assert {split: cells[4] for split, cells in rows.items()} == {
+        split: str(sum(s.split == split for s in samples if s.parent_id)) for split in SPLITS}
+    assert "features" not in page.text("headline")
+    for section_id in ("verdict", "reasons", "figures", "classes", "splits", "sources", "distributions", "quality",
                        "quarantine", "changes"):
         assert f'id="{section_id}"' in dom, section_id
     for text in ("Invalid", "Classes against targets", "Split composition", "Quality problems",
-                 "Quarantined files", "Changes since the last report", missing, "take7.mid", "file_missing"):
+                 "Quarantined files", "Changes since the last report", "take7.mid", "file_missing"):
         assert text in dom, text
     assert dom.count("<svg") >= 3
     # The verdict comes before everything else on the page.
     assert dom.index('id="verdict"') < dom.index('id="reasons"') < dom.index('id="classes"')
-    screenshot(tmp_path, files.html_path, "validation-report.png", 3300)
+    print(f"screenshot: {screenshot(tmp_path, files.html_path, 'validation-small.png', 3400)}")
 
 
 def test_status_report_in_a_browser(tmp_path):

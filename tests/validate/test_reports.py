@@ -69,7 +69,7 @@ def test_write_report_files(small_dataset):
     assert files.latest_html.read_bytes() == files.html_path.read_bytes()
     assert not [p for p in (root / "reports").iterdir() if p.name.startswith(".")]
     page = outline(files.html_path.read_text())
-    assert page.sections == ["verdict", "reasons", "figures", "classes", "splits", "distributions", "quality",
+    assert page.sections == ["verdict", "reasons", "figures", "classes", "splits", "sources", "distributions", "quality",
                              "quarantine", "changes"]
     assert page.external == [] and page.scripts == 0
 
@@ -166,7 +166,7 @@ def test_bucketing_keeps_the_totals():
 def test_status_report_page(tmp_path):
     path = write_status_report(tmp_path / "status.html", ACTIVITY, now=NOW)
     page = outline(path.read_text())
-    assert page.sections == ["summary", "throughput", "errors", "queue", "recent"]
+    assert page.sections == ["state", "summary", "datasets", "schedule", "throughput", "errors", "queue", "recent"]
     assert page.external == [] and page.scripts == 0
     empty = render_status_report([])
     assert "No activity recorded yet" in empty

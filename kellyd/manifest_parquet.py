@@ -1,0 +1,329 @@
+"""`manifest.parquet`: the manifest as a columnar table, beside `manifest.json`, for pandas, polars,
+DuckDB and Hugging Face `datasets`.
+
+One row per sample: the manifest's flat fields, the split, the common labels as typed columns,
+the MIDI feature vector as a fixed-size list of float32 (null for audio and for samples without
+features), and the whole annotations, source and augmentation as JSON text, so nothing of the
+manifest is lost. `manifest.json` stays the contract; this is a view of the same catalog rows.
+
+It is a folder of shards, one file per sample id prefix (`part-<2 hex>.parquet`): a burst of new
+samples rewrites only the shards they fall in, and a shard whose rows come out the same is not
+written at all. Each file is written atomically (temp name, rename); readers globbing `*.parquet`
+never see a temp file (read with that glob: polars refuses a folder with a temp file in it).
+`manifest.parquet.state.json` records the newest catalog change shown, so the next
+write reads only what changed since, and a write cut short is finished by the next one.
+
+    pandas.read_parquet("datasets/<id>/manifest.parquet")
+    duckdb.sql("SELECT * FROM 'datasets/<id>/manifest.parquet/*.parquet'")
+    polars.read_parquet("datasets/<id>/manifest.parquet/*.parquet")
+    datasets.load_dataset("parquet", data_files="datasets/<id>/manifest.parquet/*.parquet")
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kellyd.atomic import atomic_write_bytes, atomic_write_json
+from kellyd.catalog import Catalog
+from kellyd.data.features import load_feature_array
+from kellyd.music.midi_vector import FEATURE_SIZE
+from kellyd.parquet_refresh import STATE_NAME  # beside the folder: the folder holds parquet files only
+from kellyd.sample import Sample
+
+PARQUET_DIR = "manifest.parquet"
+SHARD_HEX_CHARS = 2  # 256 shards: ~4,000 rows each at 1,000,000 samples
+STATE_SAVE_EVERY_S = 2.0  # progress of a first (whole) write is saved this often
+# Bump when the columns change: the next write then rewrites every shard.
+TABLE_VERSION = 1
+
+# The annotations given their own typed column (DESIGN.md's manifest contract); the rest is in annotations_json.
+LABEL_TYPES: Mapping[str, pa.DataType] = {
+    "emotion": pa.string(), "base_emotion": pa.string(), "valence": pa.float64(), "arousal": pa.float64(),
+    "key": pa.string(), "mode": pa.string(), "tempo_bpm": pa.float64(), "time_signature": pa.string(),
+    "groove_type": pa.string(), "swing_ratio": pa.float64(), "articulation": pa.string(),
+    "instrument": pa.string(), "chord_progression": pa.list_(pa.string()), "tags": pa.list_(pa.string()),
+}
+VECTOR_TYPE = pa.list_(pa.float32(), FEATURE_SIZE)
+SCHEMA = pa.schema([
+    ("sample_id", pa.string()), ("dataset_id", pa.string()), ("split", pa.string()), ("kind", pa.string()),
+    ("file_path", pa.string()), ("sha256", pa.string()), ("parent_id", pa.string()),
+    ("features_path", pa.string()), ("source_type", pa.string()), ("original_names", pa.list_(pa.string())),
+    *LABEL_TYPES.items(),
+    ("feature_vector", VECTOR_TYPE),
+    ("annotations_json", pa.string()), ("source_json", pa.string()), ("augmentation_json", pa.string()),
+], metadata={"kellyd_table_version": str(TABLE_VERSION),
+             "feature_vector": "kellyd.music.midi_vector.FEATURE_NAMES, MIDI samples only"})
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def label_value(value: Any, kind: pa.DataType) -> Any:
+    """`value` if it fits the column's type, else None (it is still in annotations_json)."""
+    if value is None:
+        return None
+    if pa.types.is_floating(kind):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+        return float(value) if ok else None
+    if pa.types.is_list(kind):
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, (list, tuple)):
+            return [str(v) for v in value]
+        return None
+    return value if isinstance(value, str) else None
+
+
+def feature_vector_of(vector: np.ndarray | None) -> list[float] | None:
+    """The sample's feature vector as a list of FEATURE_SIZE floats; None when absent or of another layout."""
+    if vector is None:
+        return None
+    flat = np.asarray(vector, dtype=np.float32).reshape(-1)
+    return flat.tolist() if flat.size == FEATURE_SIZE and np.all(np.isfinite(flat)) else None
+
+
+def sample_row(dataset_id: str, entry: Mapping[str, Any], vector: np.ndarray | None) -> dict[str, Any]:
+    """One row of the table from a manifest entry (as in manifest.json) and its feature vector."""
+    annotations = entry.get("annotations") or {}
+    source = entry.get("source") or {}
+    row = {
+        "sample_id": entry.get("sample_id"), "dataset_id": dataset_id, "split": entry.get("split"),
+        "kind": entry.get("kind"), "file_path": entry.get("file_path"), "sha256": entry.get("sha256"),
+        "parent_id": entry.get("parent_id"), "features_path": entry.get("features_path"),
+        "source_type": source.get("type") if isinstance(source, dict) else None,
+        "original_names": list(entry.get("original_names") or []),
+    }
+    for name, kind in LABEL_TYPES.items():
+        row[name] = label_value(annotations.get(name), kind)
+    row["feature_vector"] = feature_vector_of(vector)
+    row["annotations_json"] = _json(annotations)
+    row["source_json"] = _json(source)
+    row["augmentation_json"] = _json(entry.get("augmentation"))
+    return row
+
+
+def rows_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def table_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return buffer.getvalue()
+
+
+def entry_vector(root: Path, dataset_id: str, entry: Mapping[str, Any]) -> np.ndarray | None:
+    """The `feature_vector` array of a manifest entry's features (None for audio or before features)."""
+    if entry.get("kind") != "midi" or not entry.get("features_path"):
+        return None
+    sample = Sample(dataset_id=dataset_id, origin_path="", sample_id=str(entry.get("sample_id")),
+                    features_path=entry["features_path"])
+    return load_feature_array(root, sample, "feature_vector")
+
+
+# -- the incremental writer ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParquetWrite:
+    """What one update did: the shards written (prefixes), removed, and left as they were."""
+
+    written: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+    rows: int
+
+
+def shard_of(sample_id: str) -> str:
+    return sample_id[:SHARD_HEX_CHARS]
+
+
+def shard_path(folder: Path, prefix: str) -> Path:
+    return folder / f"part-{prefix}.parquet"
+
+
+def _next_prefix(prefix: str) -> str:
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _read_state(path: Path) -> dict | None:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(state, dict) and state.get("table_version") == TABLE_VERSION \
+        and state.get("shard_hex_chars") == SHARD_HEX_CHARS
+    return state if ok else None
+
+
+def _old_table(path: Path) -> pa.Table | None:
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException):
+        return None  # missing or damaged: written anew
+    return table if table.schema.equals(SCHEMA, check_metadata=False) else None
+
+
+def _shards_on_disk(folder: Path) -> set[str]:
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return set()
+    return {n[len("part-"):-len(".parquet")] for n in names if n.startswith("part-") and n.endswith(".parquet")}
+
+
+def _write_shard(catalog: Catalog, dataset_id: str, root: Path, folder: Path, prefix: str,
+                 changed: set[str] | None) -> tuple[str, int]:
+    """Rewrite one shard from the catalog; returns ("written" | "removed" | "unchanged", rows)."""
+    path = shard_path(folder, prefix)
+    entries = [json.loads(text) for (text,) in catalog.db.execute(
+        "SELECT manifest FROM samples WHERE dataset_id = ? AND sample_id >= ? AND sample_id < ? ORDER BY sample_id",
+        (dataset_id, prefix, _next_prefix(prefix)))]
+    if not entries:
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return ("removed" if existed else "unchanged"), 0
+    old = _old_table(path)
+    # The feature vectors of samples that did not change are taken from the old shard, so a burst
+    # reads only its own samples' features files.
+    kept: dict[str, Any] = {}
+    if old is not None and changed is not None:
+        kept = dict(zip(old.column("sample_id").to_pylist(), old.column("feature_vector").to_pylist()))
+    rows = []
+    for entry in entries:
+        sample_id = entry.get("sample_id")
+        if sample_id in kept and sample_id not in changed:
+            row = sample_row(dataset_id, entry, None)
+            row["feature_vector"] = kept[sample_id]
+        else:
+            row = sample_row(dataset_id, entry, entry_vector(root, dataset_id, entry))
+        rows.append(row)
+    table = rows_table(rows)
+    if old is not None and old.equals(table):
+        return "unchanged", len(rows)
+    atomic_write_bytes(path, table_bytes(table))
+    return "written", len(rows)
+
+
+def _all_prefixes(catalog: Catalog, dataset_id: str, folder: Path) -> set[str]:
+    return {r[0] for r in catalog.db.execute("SELECT DISTINCT substr(sample_id, 1, ?) FROM samples WHERE dataset_id = ?",
+                                             (SHARD_HEX_CHARS, dataset_id))} | _shards_on_disk(folder)
+
+
+def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> ParquetWrite:
+    """Bring `<root>/manifest.parquet/` up to the catalog: rewrite the shards whose samples changed since
+    the last write, and every shard the first time (or after a column change). Call inside one read
+    transaction so the shards and the state agree. Raises OSError only (a full disk...).
+
+    The state file says which catalog change the shards show (`changed_at`) and which shards are
+    still to be built whole (`pending`), saved as they are done: a first write cut short (a stop,
+    a kill, at a million samples an hour of features files to read) goes on where it was.
+    """
+    folder = Path(root) / PARQUET_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    state_path = Path(root) / STATE_NAME
+    state = _read_state(state_path)
+    newest = catalog.db.execute("SELECT MAX(updated_at) FROM samples WHERE dataset_id = ?",
+                                (dataset_id,)).fetchone()[0]
+    if state is None:
+        since, pending = newest, _all_prefixes(catalog, dataset_id, folder)
+    else:
+        since, pending = state.get("changed_at"), set(state.get("pending") or ())
+    head = {"table_version": TABLE_VERSION, "shard_hex_chars": SHARD_HEX_CHARS, "dataset_id": dataset_id}
+    if state is None:
+        atomic_write_json(state_path, {**head, "changed_at": since, "pending": sorted(pending)})
+    # `>=`: a change in the same clock tick as the last one shown is not missed; a shard it makes
+    # us rebuild for nothing comes out equal and is not written.
+    query, args = "SELECT sample_id FROM samples WHERE dataset_id = ?", (dataset_id,)
+    if isinstance(since, (int, float)):
+        query, args = query + " AND updated_at >= ?", (dataset_id, since)
+    changed = {r[0] for r in catalog.db.execute(query, args)}
+    written, removed, unchanged, rows = [], [], 0, 0
+    saved_at = time.monotonic()
+    for prefix in sorted(pending | {shard_of(s) for s in changed}):
+        whole = prefix in pending
+        outcome, count = _write_shard(catalog, dataset_id, root, folder, prefix, None if whole else changed)
+        rows += count
+        if outcome == "written":
+            written.append(prefix)
+        elif outcome == "removed":
+            removed.append(prefix)
+        else:
+            unchanged += 1
+        if whole:
+            pending.discard(prefix)
+            if time.monotonic() - saved_at > STATE_SAVE_EVERY_S:
+                atomic_write_json(state_path, {**head, "changed_at": since, "pending": sorted(pending)})
+                saved_at = time.monotonic()
+    if state is None or newest != since or state.get("pending"):
+        atomic_write_json(state_path, {**head, "changed_at": newest, "pending": []})
+    return ParquetWrite(tuple(written), tuple(removed), unchanged, rows)
+
+
+def update_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> ParquetWrite | None:
+    """`write_manifest_parquet` in one read snapshot, for a batch command at its end; a failure (a full
+    disk...) is logged and left for the next write, never raised: the samples are committed already."""
+    import structlog
+
+    try:
+        if catalog.db.in_transaction:
+            return write_manifest_parquet(catalog, dataset_id, root)
+        catalog.db.execute("BEGIN")
+        try:
+            return write_manifest_parquet(catalog, dataset_id, root)
+        finally:
+            catalog.db.execute("COMMIT")
+    except OSError as exc:
+        structlog.get_logger("kellyd.parquet").error("parquet_failed", dataset=dataset_id, error=str(exc),
+                                                     retry="at the next change")
+        return None
+
+
+def read_manifest_parquet(root: Path) -> pa.Table:
+    """Every shard of `<root>/manifest.parquet/` as one table, ordered by sample id (empty when none)."""
+    folder = Path(root) / PARQUET_DIR
+    tables = [pq.read_table(shard_path(folder, p)) for p in sorted(_shards_on_disk(folder))]
+    return pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m kellyd.manifest_parquet --catalog C --dataset ID --root DIR`: one update, from a process of
+    its own, so the daemon never loads pyarrow (see `kellyd.parquet_refresh`). Prints the outcome as JSON."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m kellyd.manifest_parquet")
+    parser.add_argument("--catalog", required=True, type=Path)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--root", required=True, type=Path)
+    args = parser.parse_args(argv)
+    catalog = Catalog(args.catalog, readonly=True)
+    try:
+        catalog.db.execute("BEGIN")  # one snapshot: the shards and the recorded state agree
+        try:
+            done = write_manifest_parquet(catalog, args.dataset, args.root)
+        finally:
+            catalog.db.execute("COMMIT")
+    except OSError as exc:
+        print(f"manifest.parquet of {args.dataset}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        catalog.close()
+    print(json.dumps({"dataset": args.dataset, "written": list(done.written), "removed": list(done.removed),
+                      "unchanged": done.unchanged, "rows": done.rows}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

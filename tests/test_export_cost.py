@@ -1,0 +1,65 @@
+"""The exporter's cost follows what changed: a flush rewrites the changed samples' files only,
+and the busy-share pause never holds the manifest back for long."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from kellyd.catalog import Catalog
+from kellyd.export import MAX_PAUSE_S, Exporter, busy_share_pause_s
+from kellyd.sample import Sample
+
+
+@pytest.mark.parametrize("rewrite_s, share, pause_s", [
+    (0.0, 0.1, 0.0),
+    (0.1, 0.1, 0.9),
+    (0.2, 0.5, 0.2),
+    (2.0, 0.1, MAX_PAUSE_S),    # a slow rewrite (a huge dataset): capped, not 18 s
+    (20.0, 0.1, MAX_PAUSE_S),   # the 184 s pause of a 20 s flush is gone
+])
+def test_the_pause_after_a_rewrite_keeps_the_share_and_is_capped(rewrite_s, share, pause_s):
+    assert busy_share_pause_s(rewrite_s, share) == pytest.approx(pause_s)
+
+
+def sample(i: int, emotion: str = "happy") -> Sample:
+    sha = hashlib.sha256(str(i).encode()).hexdigest()
+    return Sample(dataset_id="d", origin_path="", sample_id=sha[:16], sha256=sha, kind="midi",
+                  file_path=f"raw/midi/{i}.mid", annotations={"emotion": emotion}, split="train")
+
+
+def test_a_flush_after_one_change_rewrites_that_annotation_file_only(tmp_path):
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    samples = [sample(i) for i in range(300)]
+    with catalog.transaction():
+        for i, s in enumerate(samples):
+            catalog.put_sample(s, now=1.0 + i / 1000, label="happy")
+    root = tmp_path / "d"
+    exporter = Exporter(tmp_path / "c.sqlite3", lambda _ds: root, debounce_s=0.0, max_busy_share=0.1)
+    reader = Catalog(tmp_path / "c.sqlite3", readonly=True)
+    try:
+        exporter.mark("d", [s.sample_id for s in samples])  # a burst: every annotation file written
+        exporter.flush(reader)
+        annotations = root / "annotations"
+        inodes = {p.name: p.stat().st_ino for p in annotations.iterdir()}
+        assert len(inodes) == 300
+
+        changed = samples[7].with_changes(annotations={"emotion": "sad"})
+        with catalog.transaction():
+            catalog.put_sample(changed, now=2.0, label="sad")
+        exporter.mark("d", [changed.sample_id])
+        exporter.flush(reader)
+
+        rewritten = {p.name for p in annotations.iterdir() if p.stat().st_ino != inodes[p.name]}
+        # The newest sample the last manifest showed is written again (a change at the very same
+        # instant could hide behind it); the other 298 are left alone.
+        assert rewritten - {f"{samples[-1].sample_id}.json"} == {f"{changed.sample_id}.json"}
+        assert json.loads((annotations / f"{changed.sample_id}.json").read_text())["annotations"]["emotion"] == "sad"
+        shown = {s["sample_id"]: s for s in json.loads((root / "manifest.json").read_text())["samples"]}
+        assert len(shown) == 300 and shown[changed.sample_id]["annotations"]["emotion"] == "sad"
+        assert [p for p in root.rglob("*") if p.name.endswith(".tmp")] == []
+    finally:
+        reader.close()
+        catalog.close()
