@@ -8,8 +8,15 @@ they pull a key profile toward the dominant key (rendered POP909: Eb minor read 
 Bb minor, G major as D major).
 
 Key: the Pearson correlation of the pitch-class profile with the 24 rotations of
-a major and a minor key profile (`kellyd.music.key.PROFILES`; the default,
-Albrecht & Shanahan 2013, is the one the MIDI side uses). With frames given,
+a major and a minor key profile: three quarters Albrecht & Shanahan 2013 (the MIDI
+side's default) and one quarter Krumhansl & Kessler 1982 (`AUDIO_KEY_PROFILE_SHARES`,
+both from `kellyd.music.key.PROFILES`). Albrecht & Shanahan alone gives a pitch
+outside the scale almost no weight; and the overtone shares also take out part of
+a real chord fifth a twelfth above a loud bass root. Together they read short
+FluidSynth pieces with a borrowed chord (I bVII IV V I, i bII V i) in their
+subdominant key (4 of 6 in tests/synth). The Krumhansl-Kessler quarter tolerates the
+borrowed chord and keeps the rendered POP909 keys right.
+With frames given,
 `estimate_key_from_frames` also lets stretches of `VOTE_SEGMENT_S` vote: the key
 is the best of the mean correlation of the stretches plus `WHOLE_WEIGHT` times
 that of the whole, so a key stated throughout wins over one that only the
@@ -33,9 +40,8 @@ from kellyd.taxonomy import PITCH_CLASS_NAMES
 Mode = Literal["major", "minor"]
 MODES: tuple[Mode, Mode] = ("major", "minor")
 
-AUDIO_KEY_PROFILE = "albrecht_shanahan"
-MAJOR_PROFILE = np.array(PROFILES[AUDIO_KEY_PROFILE][0])
-MINOR_PROFILE = np.array(PROFILES[AUDIO_KEY_PROFILE][1])
+# (profile name in kellyd.music.key.PROFILES, share): each enters centred and scaled to unit norm.
+AUDIO_KEY_PROFILE_SHARES = (("albrecht_shanahan", 0.75), ("krumhansl_kessler", 0.25))
 # A profile whose pitch classes differ by less than this (relative to its mean) carries no key.
 MIN_PROFILE_CONTRAST = 1e-6
 # (semitones above a note, share of that note's amplitude taken out): its 3rd and 5th partials.
@@ -70,6 +76,16 @@ class KeyEstimate:
 def _centred_unit(x: np.ndarray, axis: int = -1) -> np.ndarray:
     centred = x - x.mean(axis=axis, keepdims=True)
     return centred / np.sqrt(np.sum(centred * centred, axis=axis, keepdims=True))
+
+
+def _blended_profile(mode_index: int) -> np.ndarray:
+    """(12,) the AUDIO_KEY_PROFILE_SHARES blend of the major (0) or minor (1) profiles, tonic first."""
+    return sum(share * _centred_unit(np.array(PROFILES[name][mode_index], dtype=np.float64))
+               for name, share in AUDIO_KEY_PROFILE_SHARES)
+
+
+MAJOR_PROFILE = _blended_profile(0)
+MINOR_PROFILE = _blended_profile(1)
 
 
 def _rotations(profile: np.ndarray) -> np.ndarray:

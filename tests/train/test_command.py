@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from kellyd.train.command import train
-from kellyd.train.registry import current_entry, read_registry
+from kellyd.train.registry import current_entry, read_registry, versions_of
 from kellyd.train.settings import parse_training_section
 from tests.train.conftest import DATASET, NOW, TRAINING_TABLE
 
@@ -48,9 +48,16 @@ def test_emotion_recognizer_midi_beats_its_baselines_on_the_test_split(trained):
 
 def test_registry_records_each_version_with_hashes_that_match_the_files(trained):
     document = read_registry(trained.registry)  # validates against REGISTRY_SCHEMA
+    assert current_entry(document, "GroovePredictor") is not None, "the groove model passes the gate here"
     for key in ("GroovePredictor", "EmotionRecognizer-midi"):
-        entry = current_entry(document, key)
-        assert entry is not None and entry["promoted"] and entry["version"] == "v0001"
+        (entry,) = versions_of(document, key)  # a refused version is recorded too, with its files
+        assert entry["version"] == "v0001" and entry["promoted"] == (entry["gate"]["decision"] == "promoted")
+        current_file = trained.models_dir / key / "current.rtneural.json"
+        if not entry["promoted"]:
+            # The strict gate: on these few drum pieces a logistic regression on the clip features tells the
+            # styles apart better than EmotionRecognizer-midi does, so it is kept out of `current`.
+            assert current_entry(document, key) is None and not current_file.exists()
+            assert entry["gate"]["decision"] == "below_baseline" and "does not beat" in entry["gate"]["reason"]
         assert entry["dataset"]["dataset_id"] == DATASET
         manifest = (trained.built.root / "manifest.json").read_bytes()
         assert entry["dataset"]["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
@@ -61,8 +68,9 @@ def test_registry_records_each_version_with_hashes_that_match_the_files(trained)
             record = entry["files"][name]
             data = (trained.models_dir / record["path"]).read_bytes()
             assert hashlib.sha256(data).hexdigest() == record["sha256"] and len(data) == record["bytes"]
-        current = json.loads((trained.models_dir / key / "current.rtneural.json").read_text())
-        assert current["kellyd"]["version"] == "v0001" and current["layers"]
+        if entry["promoted"]:
+            current = json.loads(current_file.read_text())
+            assert current["kellyd"]["version"] == "v0001" and current["layers"]
 
 
 def test_the_report_shows_curves_metrics_and_a_confusion_matrix(trained):

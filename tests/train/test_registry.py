@@ -77,7 +77,8 @@ def test_a_kill_during_training_leaves_registry_and_current_model_untouched(trai
                                  "--dataset", DATASET, "--training-config", str(config)],
                                 stdout=subprocess.DEVNULL, stderr=err, cwd=REPO_ROOT, start_new_session=True)
         try:
-            wait_for(lambda: "epoch 3 " in log.read_text() or proc.poll() is not None, 120, "epoch 3")
+            # The progress line reads "GroovePredictor: epoch 3/500 train loss ..." (kellyd.progress).
+            wait_for(lambda: "epoch 3/" in log.read_text() or proc.poll() is not None, 120, "epoch 3")
             assert proc.poll() is None, log.read_text()
             os.killpg(proc.pid, signal.SIGKILL)
         finally:
