@@ -47,6 +47,7 @@ from kellyd.train.guard import changed_share, guard_reasons, last_validation_fai
 from kellyd.train.loop import FitResult, fit, predict, resolve_device, seed_everything
 from kellyd.train.metrics import evaluate, majority_class
 from kellyd.train.models import StreamNet, architecture
+from kellyd.train.overlap import champion_exclusion
 from kellyd.train.recipes import recipes_for
 from kellyd.train.report import write_training_report
 from kellyd.train.rtneural import onnx_bytes, rtneural_json
@@ -195,7 +196,8 @@ def _refresh_current(models_dir: Path, key: str, version_dir: Path) -> None:
 
 
 def _train_one(recipe: Recipe, training_set: TrainingSet, settings: TrainingSettings, document: dict,
-               device: torch.device, now: datetime, log: Callable[[str], None]) -> tuple[dict, dict, ModelData, FitResult]:
+               device: torch.device, now: datetime, log: Callable[[str], None],
+               own_split: bool = True) -> tuple[dict, dict, ModelData, FitResult]:
     model_settings = settings.for_model(recipe.model)
     groups = validation_groups(training_set, recipe)
     if groups < settings.min_val_groups:
@@ -215,8 +217,11 @@ def _train_one(recipe: Recipe, training_set: TrainingSet, settings: TrainingSett
     # The champion is the current model of this same dataset and feature schema, never one of other data.
     champion = reg.champion_entry(document, recipe.key, training_set.dataset_id, FEATURE_SCHEMA_VERSION)
     champion_path = settings.models_dir / champion["files"]["checkpoint"]["path"] if champion else None
+    # Nor one that trained on today's validation samples (another split file, or older splits).
+    excluded = (champion_exclusion(settings.models_dir, champion, data.splits["val"].sample_ids, own_split)
+                if champion else None)
     gate: GateResult = judge(net, data, classical.outputs["val"], champion_path,
-                             champion["version"] if champion else None, device)
+                             champion["version"] if champion else None, device, excluded)
     metrics, clip_metrics, confusion = _metrics(net, data, classical, device)
     version = reg.next_version(document, recipe.key)
     settings_used = {**asdict(model_settings), "seed": settings.seed}
@@ -292,7 +297,8 @@ def train(datasets_dir: Path, dataset_id: str, settings: TrainingSettings, *, mo
         outcomes, entries = [], []
         for recipe in recipes:
             try:
-                entry, extra, data, result = _train_one(recipe, training_set, settings, document, device, now, log)
+                entry, extra, data, result = _train_one(recipe, training_set, settings, document, device, now, log,
+                                                        own_split=user_splits is None)
             except UnusableData as exc:
                 return TrainResult("refused", dataset_id, f"{recipe.key} cannot be trained on this dataset",
                                    exc.reasons, tuple(outcomes))

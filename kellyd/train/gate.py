@@ -13,7 +13,10 @@ model with a useless head through.
 
 The champion is the current model of the SAME dataset and feature schema
 (`kellyd.train.registry.champion_entry`): a model trained on other data was chosen on
-other validation clips, and may have trained on these ones. The challenger replaces it
+other validation clips, and may have trained on these ones. A champion of the same data
+that trained on any of today's validation samples (another split: `kellyd.train.overlap`)
+is not the comparison either; the reason and every head say why, and the challenger is
+judged against the baselines alone. The challenger replaces it
 when its validation score (`kellyd.train.objective`, the one training chose its epoch by)
 is lower than the champion's on today's validation split; the champion's per-head values
 are recorded beside. The test split is never looked at here.
@@ -49,6 +52,7 @@ class HeadVerdict:
     metric: "macro_f1" (class heads, higher is better) or "mae" (regression heads, lower is better).
     baselines: baseline name ("majority" or "mean", "logistic" or "ridge") -> its value.
     champion: the champion's value on the same validation clips (None: no comparable champion).
+    champion_skipped: why the current model of this data is not the comparison (None: it is, or there is none).
     """
 
     head: str
@@ -62,12 +66,13 @@ class HeadVerdict:
     clips: int
     passed: bool
     reason: str
+    champion_skipped: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"head": self.head, "kind": self.kind, "metric": self.metric, "better": self.better,
                 "unit": self.unit, "level": GATE_LEVEL, "challenger": self.challenger,
                 "baselines": dict(self.baselines), "champion": self.champion, "clips": self.clips,
-                "passed": self.passed, "reason": self.reason}
+                "passed": self.passed, "reason": self.reason, "champion_skipped": self.champion_skipped}
 
 
 @dataclass(frozen=True)
@@ -128,9 +133,11 @@ def _beats(value: float, baseline: float, better: str) -> bool:
 
 
 def head_verdicts(challenger: Mapping[str, Metric], classical: Mapping[str, Metric], heads: Sequence[Head],
-                  champion: Mapping[str, Metric] | None = None) -> tuple[HeadVerdict, ...]:
+                  champion: Mapping[str, Metric] | None = None,
+                  champion_skipped: str | None = None) -> tuple[HeadVerdict, ...]:
     """Per head, the challenger's validation metric against the simple and the classical baseline
-    (all per clip, from `kellyd.train.clips.evaluate_clips`)."""
+    (all per clip, from `kellyd.train.clips.evaluate_clips`); champion_skipped: why the champion has
+    no value (recorded with every head)."""
     verdicts = []
     for head in heads:
         name = gate_metric(head)
@@ -141,7 +148,8 @@ def head_verdicts(challenger: Mapping[str, Metric], classical: Mapping[str, Metr
         metric = name.split(".", 1)[1]
         if ours.count == 0:
             verdicts.append(HeadVerdict(head.name, head.kind, metric, ours.better, ours.unit, ours.value, baselines,
-                                        champion_value, 0, True, "no validation clip has a target for this head"))
+                                        champion_value, 0, True, "no validation clip has a target for this head",
+                                        champion_skipped))
             continue
         losing = [b for b, v in baselines.items() if not _beats(ours.value, v, ours.better)]
         shown = ", ".join(f"{b} {v:.4f}" for b, v in baselines.items())
@@ -151,17 +159,19 @@ def head_verdicts(challenger: Mapping[str, Metric], classical: Mapping[str, Metr
         else:
             reason = f"{metric} {ours.value:.4f} beats {shown} on {ours.count} validation clips"
         verdicts.append(HeadVerdict(head.name, head.kind, metric, ours.better, ours.unit, ours.value, baselines,
-                                    champion_value, ours.count, not losing, reason))
+                                    champion_value, ours.count, not losing, reason, champion_skipped))
     return tuple(verdicts)
 
 
 def judge(challenger: torch.nn.Module, data: ModelData, classical_val: np.ndarray, champion_checkpoint: Path | None,
-          champion_version: str | None, device: torch.device) -> GateResult:
+          champion_version: str | None, device: torch.device, champion_excluded: str | None = None) -> GateResult:
     """Decide whether the challenger replaces the champion (validation split only).
 
     classical_val: the classical baseline's outputs on the validation split
     (`kellyd.train.baseline.fit_classical(...).outputs["val"]`).
     champion_checkpoint: the current model of this dataset and feature schema, or None.
+    champion_excluded: why that model may not be the comparison although it is of this data
+    (`kellyd.train.overlap.champion_exclusion`), or None.
     """
     val = data.splits["val"]
     majority = {h.name: majority_class(data.splits["train"], h) for h in data.heads if h.kind == "class"}
@@ -172,8 +182,8 @@ def judge(challenger: torch.nn.Module, data: ModelData, classical_val: np.ndarra
 
     # The champion is scored on the same validation clips even when the challenger fails, so the
     # record shows every head against it too.
-    champion_clips, theirs, compared, why_not = None, None, None, None
-    if champion_checkpoint is not None:
+    champion_clips, theirs, compared, why_not = None, None, None, champion_excluded
+    if champion_checkpoint is not None and why_not is None:
         champion, document = load_checkpoint(champion_checkpoint)
         why_not = _compatible(document, data)
         if why_not is None:
@@ -184,18 +194,20 @@ def judge(challenger: torch.nn.Module, data: ModelData, classical_val: np.ndarra
                                             majority)
             theirs = score(validation_ratios(their_outputs, their_heads, data))
             compared = champion_version
-    verdicts = head_verdicts(challenger_clips, classical_clips, data.heads, champion_clips)
+    skipped = None
+    if champion_checkpoint is not None and why_not is not None:
+        skipped = f"the current model {champion_version} is not the comparison: {why_not}"
+    verdicts = head_verdicts(challenger_clips, classical_clips, data.heads, champion_clips, skipped)
     failed = [v for v in verdicts if not v.passed]
     if failed:
-        reason = "; ".join(f"{v.head}: {v.reason}" for v in failed)
+        reason = "; ".join(f"{v.head}: {v.reason}" for v in failed) + (f" ({skipped})" if skipped else "")
         return GateResult("below_baseline", f"not promoted: {reason}", ours, 1.0, theirs, verdicts, compared)
     if champion_checkpoint is None:
         return GateResult("promoted", f"first model of this dataset and feature schema: every head beats its "
                           f"baselines on validation (score {ours:.4f})", ours, 1.0, None, verdicts, None)
     if theirs is None:
-        return GateResult("promoted", f"the current model {champion_version} cannot be compared ({why_not}); "
-                          f"every head beats its baselines on validation (score {ours:.4f})", ours, 1.0, None,
-                          verdicts, None)
+        return GateResult("promoted", f"{skipped}; every head beats its baselines on validation "
+                          f"(score {ours:.4f})", ours, 1.0, None, verdicts, None)
     if ours < theirs:
         return GateResult("promoted", f"every head beats its baselines and the validation score {ours:.4f} beats "
                           f"the current model {champion_version} ({theirs:.4f})", ours, 1.0, theirs, verdicts,

@@ -38,6 +38,12 @@ def read_samples_file(path: Path) -> set[tuple[str, str]]:
     return pairs
 
 
+def samples_in_split(text: str, split: str) -> frozenset[str]:
+    """The sample ids a `samples.txt` text lists in `split` (the split that training used)."""
+    return frozenset(parts[0] for parts in (line.split() for line in text.splitlines())
+                     if len(parts) >= 2 and parts[-1] == split)
+
+
 def changed_share(training_set: TrainingSet, document: Mapping, key: str, models_dir: Path) -> float | None:
     """Samples added or removed since the last training of `key` on this dataset, as a share of the
     samples it used; None when there was none (or its list is gone): then training is due."""

@@ -3,9 +3,10 @@
 Per model key, `current` is the version most recently promoted (the one the `current.*`
 copies hold) and `champions` maps `<dataset_id>@schema<N>` (the dataset and the feature
 schema version it was trained on) to the promoted version the gate compares a new model of
-that same data with. Format 1 had only `current`; reading it gives format 2 with the
-current version as the champion of its own dataset and schema (`migrate`), written back
-as format 2 on the next write.
+that same data with (unless it trained on today's validation samples: `kellyd.train.overlap`
+decides from the version's `samples.txt`, whose hash `files.samples` holds). Format 1 had
+only `current`; reading it gives format 2 with the current version as the champion of its
+own dataset and schema (`migrate`), written back as format 2 on the next write.
 
 One schema (`REGISTRY_SCHEMA`, JSON Schema draft 2020-12 keywords), checked by a small
 validator of the keywords it uses (type, properties, required, additionalProperties,
@@ -49,7 +50,7 @@ _HEAD_VERDICT = {
                    "unit": {"type": "string"}, "level": {"enum": ["clip"]}, "challenger": _NUMBER,
                    "baselines": {"type": "object", "additionalProperties": _NUMBER},
                    "champion": {"type": ["number", "null"]}, "clips": _COUNT, "passed": {"type": "boolean"},
-                   "reason": {"type": "string"}}}
+                   "reason": {"type": "string"}, "champion_skipped": {"type": ["string", "null"]}}}
 _VERSION_ENTRY = {
     "type": "object",
     "required": ["version", "model", "variant", "created_at", "promoted", "gate", "dataset", "hyperparameters",

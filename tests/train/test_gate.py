@@ -5,6 +5,7 @@ validation groups. Real models trained on real drums (`tests.train.conftest`).""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import torch
@@ -18,6 +19,7 @@ from kellyd.train.dataset import read_training_set
 from kellyd.train.gate import judge
 from kellyd.train.metrics import head_slices
 from kellyd.train.recipes import recipes_for
+from kellyd.splits import file_name_of
 from kellyd.train.registry import champion_entry, champion_key, read_registry
 from kellyd.train.settings import parse_training_section, with_overrides
 from tests.train.conftest import DATASET, NOW, TRAINING_TABLE, copy_tree
@@ -126,3 +128,72 @@ def test_a_format_1_registry_is_read_with_its_current_model_as_the_champion_of_i
     groove = migrated["models"]["GroovePredictor"]
     assert groove["champions"] == {champion_key(DATASET, FEATURE_SCHEMA_VERSION): groove["current"]}
     assert champion_entry(migrated, "GroovePredictor", "another_dataset", FEATURE_SCHEMA_VERSION) is None
+
+
+def _own_split(built) -> dict[str, str]:
+    """File name -> split of the dataset's own split (the one `trained`'s v0001 was trained on)."""
+    samples = read_training_set(built.datasets, DATASET).samples
+    return {file_name_of(s): s.split for s in samples if not s.parent_id}
+
+
+def _train_with(built, settings, tmp_path, splits: dict[str, str] | None):
+    split_file = None
+    if splits is not None:
+        split_file = tmp_path / f"fold{len(list(tmp_path.glob('fold*.json')))}.json"
+        split_file.write_text(json.dumps(splits))
+    result = train(built.datasets, DATASET, settings, model="GroovePredictor", now=NOW, log=lambda line: None,
+                   split_file=split_file)
+    assert result.status == "trained", result.reasons
+    return read_registry(settings.registry)["models"]["GroovePredictor"]["versions"][-1]
+
+
+def _short(built, **overrides):
+    settings = parse_training_section(TRAINING_TABLE, base_dir=built.tree_root)
+    return with_overrides(settings, "GroovePredictor", warmup_epochs=1, max_examples_per_sample=4,
+                          **{"max_epochs": 2, **overrides})
+
+
+def test_a_champion_that_trained_on_todays_validation_samples_is_not_the_comparison(trained, tmp_path):
+    built = copy_tree(trained.built, tmp_path / "t")
+    own = _own_split(built)
+    own_train = sorted(n for n, split in own.items() if split == "train")
+    # A fold whose validation half is samples v0001 trained on, and whose training split holds every
+    # sample of the dataset's own validation split.
+    moved = set(own_train[::2])
+    fold = {n: "val" if n in moved else ("test" if split == "test" else "train") for n, split in own.items()}
+    entry = _train_with(built, _short(built, max_epochs=12), tmp_path, fold)
+    gate = entry["gate"]
+    assert gate["champion_version"] is None and gate["champion_score"] is None, gate
+    assert "v0001 is not the comparison: it trained on" in gate["reason"], gate["reason"]
+    assert all(h["champion"] is None and "v0001" in h["champion_skipped"] for h in gate["heads"])
+    # Judged against the baselines alone: this fold's model beats them and becomes the champion.
+    assert gate["decision"] == "promoted", gate["reason"]
+    assert entry["version"] == "v0002"
+
+    # Back on the dataset's own split: its validation samples are ones v0002 trained on.
+    gate = _train_with(built, _short(built), tmp_path, None)["gate"]
+    assert gate["champion_version"] is None and "v0002 is not the comparison" in gate["reason"], gate["reason"]
+    seen, scored = re.search(r"trained on (\d+) of these (\d+) validation samples", gate["reason"]).groups()
+    assert seen == scored and int(seen) > 0, gate["reason"]
+    assert all(h["champion"] is None and "v0002" in h["champion_skipped"] for h in gate["heads"])
+
+
+def test_a_champion_that_never_trained_on_todays_validation_samples_is_the_comparison(trained, tmp_path):
+    built = copy_tree(trained.built, tmp_path / "t")
+    settings = _short(built)
+    own = _own_split(built)
+    # Another split with the same validation samples: a few of v0001's training samples go to test.
+    few = set(sorted(n for n, split in own.items() if split == "train")[:6])
+    fold = {n: "test" if n in few else split for n, split in own.items()}
+    gate = _train_with(built, settings, tmp_path, fold)["gate"]
+    assert gate["champion_version"] == "v0001" and gate["champion_score"] is not None, gate["reason"]
+    assert all(h["champion"] is not None and h["champion_skipped"] is None for h in gate["heads"])
+
+    # Without v0001's list of samples the overlap is unknown: a split file's validation may hold its
+    # training samples, so it is not compared; the dataset's own split still compares it.
+    (settings.models_dir / "GroovePredictor" / "v0001" / "samples.txt").unlink()
+    gate = _train_with(built, settings, tmp_path, None)["gate"]
+    assert gate["champion_version"] == "v0001" and all(h["champion"] is not None for h in gate["heads"])
+    gate = _train_with(built, settings, tmp_path, fold)["gate"]
+    assert gate["champion_version"] is None and "v0001 is not the comparison" in gate["reason"], gate["reason"]
+    assert "are not recorded" in gate["reason"] and all(h["champion"] is None for h in gate["heads"])
