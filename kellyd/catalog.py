@@ -346,7 +346,9 @@ class Catalog:
         return self.db.execute("SELECT COUNT(*) FROM samples WHERE dataset_id = ?", (dataset_id,)).fetchone()[0]
 
     def group_split(self, dataset_id: str, group_key: str) -> str | None:
-        row = self.db.execute("SELECT split FROM samples WHERE dataset_id = ? AND group_key = ? AND split IS NOT NULL"
+        # `+split`: without statistics SQLite prefers samples_split for `split IS NOT NULL` and walks every
+        # placed sample of the dataset (0.2 s per commit at 1,000,000 samples); a group holds a few rows.
+        row = self.db.execute("SELECT split FROM samples WHERE dataset_id = ? AND group_key = ? AND +split IS NOT NULL"
                               " LIMIT 1", (dataset_id, group_key)).fetchone()
         return None if row is None else row[0]
 

@@ -54,3 +54,22 @@ def test_status_answers_sample_counts_from_an_index(tmp_path, monkeypatch):
             assert not reads_rows, (statement, plan)
     finally:
         db.close()
+
+
+def test_a_group_split_is_looked_up_by_its_group_not_by_walking_the_placed_samples(tmp_path):
+    """Every commit of a new sample asks where its group already went; at 1,000,000 samples the
+    planner's pick of the split index cost 0.2 s a commit (bench/bench_scale.py)."""
+    path = tmp_path / "catalog.sqlite3"
+    catalog = Catalog(path)
+    with catalog.transaction():
+        for index in range(200):
+            put(catalog, index, split=("train", "val", "test")[index % 3])
+    statements: list[str] = []
+    catalog.db.set_trace_callback(statements.append)
+    put_key = "sample:" + sample_id_for(hashlib.sha256(b"7").hexdigest())
+    assert catalog.group_split("ds", put_key) == ("train", "val", "test")[7 % 3]
+    catalog.db.set_trace_callback(None)
+    [statement] = [s for s in statements if "group_key" in s]
+    plan = [row[-1] for row in catalog.db.execute("EXPLAIN QUERY PLAN " + statement)]
+    assert any("INDEX samples_group" in step for step in plan), plan
+    catalog.close()
