@@ -78,15 +78,16 @@ def build_catalog(state: Path, count: int) -> dict:
         with catalog.transaction():
             for index in range(first, min(count, first + batch)):
                 sample, label = generated_sample(index)
-                catalog.put_sample(sample, now=now, label=label, group_key=f"sample:{sample.sample_id}")
+                at = now - (count - index) * 1e-3  # one commit after another, as the daemon writes them
+                catalog.put_sample(sample, now=at, label=label, group_key=f"sample:{sample.sample_id}")
                 for step in ("import", "annotate", "features"):
-                    catalog.record_step(DATASET, sample.sample_id, step, 1, now)
+                    catalog.record_step(DATASET, sample.sample_id, step, 1, at)
                 # The finished job that imported it: a real catalog keeps one per file.
                 catalog.db.execute(
                     "INSERT INTO jobs (dataset_id, origin_path, chain, step, state, sample_id, sample, created_at,"
                     " updated_at) VALUES (?, ?, ?, 3, 'done', ?, ?, ?, ?)",
                     (DATASET, f"/inbox/{DATASET}/{label}/take_{index:07d}.mid", JOB_CHAIN, sample.sample_id,
-                     json.dumps(sample.to_json()), now, now))
+                     json.dumps(sample.to_json()), at, at))
     seconds = time.monotonic() - started
     catalog.close()
     size_mb = sum(p.stat().st_size for p in state.glob("catalog.sqlite3*")) / 2**20

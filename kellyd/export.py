@@ -26,7 +26,7 @@ import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -36,7 +36,8 @@ from kellyd.atomic import atomic_write_bytes, write_group
 from kellyd.catalog import Catalog
 from kellyd.diskspace import is_disk_full
 from kellyd.parquet_refresh import ParquetRefresher
-from kellyd.splits import write_split_files
+from kellyd.listing import MANIFEST_NAME, SAMPLES_KEY, catalog_state, first_changed_rowid, write_listings, write_manifest_file
+from kellyd.row_file import RowFileLayout
 
 log = structlog.get_logger("kellyd.export")
 
@@ -44,14 +45,6 @@ GATHER_S = 0.05
 DISK_FULL_RETRY_S = 5.0
 MAX_PAUSE_S = 4.0  # the busy-share pause never holds a manifest back longer than this
 HEAD_BYTES = 4096
-_SAMPLES_KEY = ', "samples": ['
-
-
-def catalog_state(catalog: Catalog, dataset_id: str) -> dict:
-    """What the manifest must show: the sample count and the newest change (any write to a sample moves it)."""
-    count, changed_at = catalog.db.execute("SELECT COUNT(*), MAX(updated_at) FROM samples WHERE dataset_id = ?",
-                                           (dataset_id,)).fetchone()
-    return {"samples": count, "changed_at": changed_at}
 
 
 @contextmanager
@@ -68,23 +61,9 @@ def _snapshot(catalog: Catalog):
 
 
 def write_manifest(catalog: Catalog, dataset_id: str, root: Path, *, now: datetime | None = None) -> int:
-    """Write `manifest.json` from the catalog's pre-serialised rows; returns the sample count."""
-    now = now or datetime.now(timezone.utc)
-    count = 0
-
-    def chunks():
-        nonlocal count
-        head = {"dataset_id": dataset_id, "updated_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "catalog_state": catalog_state(catalog, dataset_id)}
-        yield (json.dumps(head, ensure_ascii=False)[:-1] + _SAMPLES_KEY).encode("utf-8")
-        for i, row in enumerate(catalog.manifest_rows(dataset_id)):
-            yield (("\n  " if i == 0 else ",\n  ") + row).encode("utf-8")
-            count += 1
-        yield b"\n]}\n"
-
+    """Write `manifest.json` whole from the catalog's pre-serialised rows; returns the sample count."""
     with _snapshot(catalog):
-        atomic_write_bytes(root / "manifest.json", chunks())
-    return count
+        return write_manifest_file(catalog, dataset_id, root, now=now).layout.rows
 
 
 def manifest_head(path: Path) -> dict | None:
@@ -94,7 +73,7 @@ def manifest_head(path: Path) -> dict | None:
             start = f.read(HEAD_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return None
-    cut = start.find(_SAMPLES_KEY)
+    cut = start.find(SAMPLES_KEY)
     try:
         return json.loads(start[:cut] + "}") if cut > 0 else None
     except ValueError:
@@ -160,6 +139,7 @@ class Exporter:
         self.manifest_writes = 0
         self._disk_full_logged = False
         self._shown: dict[str, float | None] = {}  # per dataset: the newest change the last manifest showed
+        self._layouts: dict[str, dict[str, RowFileLayout]] = {}  # per dataset: where its listings' rows lie
         self.parquet: ParquetRefresher | None = None  # manifest.parquet, when started (a process of its own)
 
     def mark(self, dataset_id: str, sample_ids=()) -> None:
@@ -210,14 +190,20 @@ class Exporter:
                 # sample the manifest lists has its annotation file written from the same rows; samples
                 # committed since the last manifest are written even if their mark has not arrived yet.
                 with _snapshot(catalog):
+                    changed = sample_ids | self._changed_since_shown(catalog, dataset_id, root)
                     with write_group() as annotations:
-                        for sample_id in sample_ids | self._changed_since_shown(catalog, dataset_id, root):
+                        for sample_id in changed:
                             write_annotation(catalog, dataset_id, sample_id, root)
                         annotations.sync()  # on disk before the manifest that lists them
                     started = time.monotonic()
                     self._shown[dataset_id] = catalog_state(catalog, dataset_id)["changed_at"]
-                    count = write_manifest(catalog, dataset_id, root)
-                    write_split_files(root, catalog.split_assignments(dataset_id))
+                    # The listings keep their rows before the first changed sample (see kellyd.listing);
+                    # the first write of this process writes them whole.
+                    layouts = self._layouts.pop(dataset_id, None)
+                    layouts = write_listings(catalog, dataset_id, root, layouts=layouts,
+                                             from_rowid=first_changed_rowid(catalog, dataset_id, changed))
+                    self._layouts[dataset_id] = layouts
+                    count = layouts[MANIFEST_NAME].rows
                     rewrite_s += time.monotonic() - started
                 self.manifest_writes += 1
                 if self.parquet is not None:

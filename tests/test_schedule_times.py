@@ -33,6 +33,13 @@ def test_validation_is_due_on_originals_grown_since_the_last_report():
     assert validation_due(now, {}, 0) == []
 
 
+def test_a_large_dataset_waits_for_a_tenth_more_before_validating_early():
+    # 500 new originals are due at 4,000 but not at 100,000, where validation reads every sample:
+    # the early run waits for 10 % growth, so its cost per new file does not grow with the dataset.
+    assert validation_due({"small": 4_500, "large": 100_500}, {"small": 4_000, "large": 100_000}, 500) == ["small"]
+    assert validation_due({"large": 110_000}, {"large": 100_000}, 500) == ["large"]
+
+
 def test_a_missing_freesound_key_blocks_the_pull(tmp_path):
     tree = make_tree(tmp_path, datasets={"e": {"target_model": "EmotionRecognizer"}},
                      extra={"schedule": {"freesound": "12h", "validate": "6h"},

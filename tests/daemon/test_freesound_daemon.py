@@ -37,7 +37,9 @@ def test_scheduled_pull_reaches_the_manifest_with_licences(tmp_path, corpus, mon
         daemon = DaemonProcess(tree)
         try:
             daemon.wait_started()
-            wait_for(lambda: len(tree.manifest_samples("emo")) == 8, 60, "8 pulled sounds in the manifest")
+            # The manifest follows each step: a sound shows after its import, its licence after annotate.
+            wait_for(lambda: sum("license" in s["source"] for s in tree.manifest_samples("emo")) == 8, 60,
+                     "8 pulled and annotated sounds in the manifest")
             samples = tree.manifest_samples("emo")
             for s in samples:
                 assert s["source"]["type"] == "freesound"

@@ -1,0 +1,104 @@
+"""A dataset's listings: `manifest.json` and `splits/<split>.txt`, written from the catalog's rows.
+
+Both list samples in the order the catalog added them, so that the exporter can rewrite them from
+the first row that changed (`kellyd.row_file`): the manifest from the rows the catalog keeps
+serialised, each split file from the sample ids placed in that split. `write_listings` with the
+layouts of the previous write costs what changed; without them (the first write of a daemon, a
+one-shot command) it writes every file whole.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from kellyd.catalog import Catalog
+from kellyd.row_file import RowFileLayout, RowFileWrite, RowFormat, write_row_file
+from kellyd.splits import SPLITS, SPLITS_DIR
+
+MANIFEST_NAME = "manifest.json"
+SAMPLES_KEY = ', "samples": ['
+MANIFEST_ROWS = RowFormat(first=b"\n  ", between=b",\n  ")
+MANIFEST_FOOT = b"\n]}\n"
+SPLIT_ROWS = RowFormat(first=b"", between=b"")
+IN_BATCH = 500  # sample ids per IN (...) query, well under SQLite's bound on parameters
+
+
+def catalog_state(catalog: Catalog, dataset_id: str) -> dict:
+    """What the manifest must show: the sample count and the newest change (any write to a sample moves it).
+    Both are key lookups: the count is kept by the catalog, the newest change read from an index."""
+    (changed_at,) = catalog.db.execute("SELECT MAX(updated_at) FROM samples WHERE dataset_id = ?",
+                                       (dataset_id,)).fetchone()
+    return {"samples": catalog.sample_count(dataset_id), "changed_at": changed_at}
+
+
+def first_changed_rowid(catalog: Catalog, dataset_id: str, sample_ids: set[str]) -> int | None:
+    """The smallest rowid among `sample_ids` still in the catalog (None when none is)."""
+    ids = sorted(sample_ids)
+    found = []
+    for at in range(0, len(ids), IN_BATCH):
+        part = ids[at:at + IN_BATCH]
+        (rowid,) = catalog.db.execute(
+            f"SELECT MIN(rowid) FROM samples WHERE dataset_id = ? AND sample_id IN ({','.join('?' * len(part))})",
+            (dataset_id, *part)).fetchone()
+        if rowid is not None:
+            found.append(rowid)
+    return min(found, default=None)
+
+
+def _manifest_rows(catalog: Catalog, dataset_id: str, from_rowid: int) -> Iterator[tuple[int, str]]:
+    # `+dataset_id`: walk the table from `from_rowid` on (a few rows after a burst), not the dataset's index.
+    yield from catalog.db.execute("SELECT rowid, manifest FROM samples WHERE +dataset_id = ? AND rowid >= ?"
+                                  " ORDER BY rowid", (dataset_id, from_rowid))
+
+
+def _split_rows(catalog: Catalog, dataset_id: str, split: str, from_rowid: int) -> Iterator[tuple[int, str]]:
+    for rowid, sample_id in catalog.db.execute("SELECT rowid, sample_id FROM samples WHERE +dataset_id = ?"
+                                               " AND +split = ? AND rowid >= ? ORDER BY rowid",
+                                               (dataset_id, split, from_rowid)):
+        yield rowid, f"{sample_id}\n"
+
+
+def manifest_head_bytes(dataset_id: str, state: dict, now: datetime) -> bytes:
+    head = {"dataset_id": dataset_id, "updated_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "catalog_state": state}
+    return (json.dumps(head, ensure_ascii=False)[:-1] + SAMPLES_KEY).encode("utf-8")
+
+
+def write_manifest_file(catalog: Catalog, dataset_id: str, root: Path, *, layout: RowFileLayout | None = None,
+                        from_rowid: int | None = None, now: datetime | None = None) -> RowFileWrite:
+    """manifest.json alone (see `write_listings`); call inside a read transaction."""
+    now = now or datetime.now(timezone.utc)
+    state = catalog_state(catalog, dataset_id)
+    return write_row_file(Path(root) / MANIFEST_NAME, head=manifest_head_bytes(dataset_id, state, now),
+                          foot=MANIFEST_FOOT, fmt=MANIFEST_ROWS, expected_rows=state["samples"],
+                          rows_from=lambda r: _manifest_rows(catalog, dataset_id, r), layout=layout,
+                          from_rowid=from_rowid)
+
+
+def write_listings(catalog: Catalog, dataset_id: str, root: Path, *,
+                   layouts: Mapping[str, RowFileLayout] | None = None, from_rowid: int | None = None,
+                   now: datetime | None = None) -> dict[str, RowFileLayout]:
+    """Write manifest.json and the split files in one read snapshot (the caller's transaction, or one
+    of its own); keep the rows before `from_rowid` from the files `layouts` describe. Returns the new
+    layouts, keyed by path relative to `root`; their manifest entry's `rows` is the sample count."""
+    if not catalog.db.in_transaction:
+        catalog.db.execute("BEGIN")
+        try:
+            return write_listings(catalog, dataset_id, root, layouts=layouts, from_rowid=from_rowid, now=now)
+        finally:
+            catalog.db.execute("COMMIT")
+    layouts = dict(layouts or {})
+    manifest = write_manifest_file(catalog, dataset_id, root, layout=layouts.get(MANIFEST_NAME),
+                                   from_rowid=from_rowid, now=now)
+    written = {MANIFEST_NAME: manifest.layout}
+    # The split files cannot count their rows cheaply; when the manifest found rows gone from the part
+    # it would have kept (a sample deleted), they are written whole too.
+    keep = layouts if manifest.resumed else {}
+    for split in SPLITS:
+        name = f"{SPLITS_DIR}/{split}.txt"
+        written[name] = write_row_file(Path(root) / name, head=b"", foot=b"", fmt=SPLIT_ROWS, expected_rows=None,
+                                       rows_from=lambda r, split=split: _split_rows(catalog, dataset_id, split, r),
+                                       layout=keep.get(name), from_rowid=from_rowid).layout
+    return written
