@@ -7,7 +7,8 @@ with their sharded paths, and the finished job of each); the part that touches d
 Prints one JSON line per part, for a catalog of `--small` and of `--samples` samples:
 - build: seconds to generate the catalog rows (not a daemon cost; for orientation);
 - status: wall time of `kellyd status --json` (a fresh process; target < 1 s);
-- export: seconds and bytes of one whole `manifest.json` rewrite from the catalog;
+- export: seconds and bytes of one whole `manifest.json` rewrite from the catalog (and of the first
+  `manifest.parquet` write, which the daemon then keeps up to date);
 - fanout: the most entries one folder would hold under processed/ (from the recorded paths);
 - validate: wall time and peak memory of `kellyd validate` (default mode);
 - ingest: per-file cost of `--files` files dropped at once into a daemon holding that catalog
@@ -40,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from kellyd.catalog import Catalog  # noqa: E402
 from kellyd.export import write_manifest  # noqa: E402
+from kellyd.manifest_parquet import update_manifest_parquet  # noqa: E402
 from kellyd.sample import Sample, sample_id_for  # noqa: E402
 from kellyd.shard import sample_file  # noqa: E402
 from tests.daemon.harness import DaemonProcess, kellyd_env, make_tree, run_cli, wait_for  # noqa: E402
@@ -60,7 +62,8 @@ def generated_sample(index: int) -> tuple[Sample, str]:
     sid = sample_id_for(sha)
     label = LABELS[index % len(LABELS)]
     sample = Sample(dataset_id=DATASET, origin_path="", sample_id=sid, sha256=sha, kind="midi",
-                    file_path=f"raw/midi/{label}/take_{index:07d}.mid", label_dirs=(label,),
+                    file_path=str(sample_file(PurePosixPath("raw", "midi", label), sid, f"take_{index:07d}.mid")),
+                    label_dirs=(label,),
                     original_names=(f"take_{index:07d}.mid",),
                     annotations={"groove_type": label, "tempo_bpm": 90.0 + index % 60},
                     features_path=str(sample_file(FEATURES_DIR, sid, f"{sid}.json")),
@@ -114,9 +117,15 @@ def export_speed(tree) -> dict:
     started = time.monotonic()
     count = write_manifest(catalog, DATASET, root)
     seconds = time.monotonic() - started
+    # manifest.parquet too, as a daemon that grew the dataset would have kept it: the daemon measured
+    # next starts with both current (a first parquet write reads every features file).
+    started = time.monotonic()
+    update_manifest_parquet(catalog, DATASET, root)
+    parquet_s = time.monotonic() - started
     catalog.close()
     return {"manifest_samples": count, "seconds": round(seconds, 2),
-            "manifest_mb": round((root / "manifest.json").stat().st_size / 2**20, 1)}
+            "manifest_mb": round((root / "manifest.json").stat().st_size / 2**20, 1),
+            "first_parquet_s": round(parquet_s, 1)}
 
 
 def fanout(tree) -> dict:
@@ -163,6 +172,7 @@ def catalog_count(tree) -> int:
 
 def ingest_cost(tree, count: int, files: int) -> dict:
     """Drop `files` real MIDI files at once into a daemon holding `count` samples; seconds per file."""
+    shutil.rmtree(tree.inbox / DATASET / "straight", ignore_errors=True)  # an earlier drop into a kept tree
     daemon = DaemonProcess(tree)
     try:
         daemon.wait_started(timeout_s=600)
@@ -170,11 +180,13 @@ def ingest_cost(tree, count: int, files: int) -> dict:
         proc = psutil.Process(daemon.proc.pid)
         rss_before_mb = proc.memory_info().rss / 2**20
         staged = tree.root / "staged"
-        write_small_midis(staged / "straight", files, start=count % 50_000)
+        before = catalog_count(tree)
+        # Files no run of this tree dropped before (a kept tree, --keep, is dropped into again).
+        write_small_midis(staged / "straight", files, start=(before - count) % 100_000)
         time.sleep(SETTLE_S + 0.1)
         started = time.monotonic()
         os.rename(staged / "straight", tree.inbox / DATASET / "straight")
-        wait_for(lambda: catalog_count(tree) >= count + files, 1200, "every file in the catalog", interval_s=0.01)
+        wait_for(lambda: catalog_count(tree) >= before + files, 1200, "every file in the catalog", interval_s=0.01)
         seconds = time.monotonic() - started
         rss_after_mb = proc.memory_info().rss / 2**20
     finally:
@@ -183,16 +195,20 @@ def ingest_cost(tree, count: int, files: int) -> dict:
             "daemon_rss_mb_before": round(rss_before_mb, 1), "daemon_rss_mb_after": round(rss_after_mb, 1)}
 
 
-def one_size(count: int, files: int, parts: set[str]) -> dict:
+def one_size(count: int, files: int, parts: set[str], keep: Path | None) -> dict:
     results = {"samples": count}
     with tempfile.TemporaryDirectory() as tmp:
-        tree = make_tree(Path(tmp), datasets=CHAIN, settle_s=SETTLE_S)
+        base = Path(tmp) if keep is None else keep / str(count)
+        built = (base / "state" / "catalog.sqlite3").exists()
+        tree = make_tree(base, datasets=CHAIN, settle_s=SETTLE_S)
         for name, run in (("build", lambda: build_catalog(tree.state, count)),
                           ("export", lambda: export_speed(tree)),  # the daemon then starts with its manifest current
                           ("status", lambda: status_speed(tree, count)),
                           ("fanout", lambda: fanout(tree)),
                           ("validate", lambda: validate_speed(tree)),
                           ("ingest", lambda: ingest_cost(tree, count, files))):
+            if name in ("build", "export") and built:
+                continue  # a kept tree from an earlier run (--keep): its catalog holds the earlier drops too
             if name in parts or name in ("build", "export"):
                 results[name] = run()
                 print(json.dumps({"samples": count, "part": name, **results[name]}), flush=True)
@@ -207,11 +223,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200, help="real files dropped for the ingest cost")
     parser.add_argument("--only", nargs="*", default=["status", "fanout", "validate", "ingest"],
                         choices=("status", "fanout", "validate", "ingest"))
+    parser.add_argument("--keep", type=Path, help="build the trees under this folder and reuse them in later runs")
     args = parser.parse_args()
     parts = set(args.only)
     print(f"cores: {os.cpu_count()}; samples: {args.small} and {args.samples}; files dropped: {args.files}", flush=True)
-    small = one_size(args.small, args.files, parts)
-    large = one_size(args.samples, args.files, parts)
+    small = one_size(args.small, args.files, parts, args.keep)
+    large = one_size(args.samples, args.files, parts, args.keep)
     if "ingest" in parts:
         ratio = large["ingest"]["per_file_ms"] / small["ingest"]["per_file_ms"]
         print(json.dumps({"ingest_cost_ratio": round(ratio, 2), "target": 1.5, "ok": ratio <= 1.5}), flush=True)

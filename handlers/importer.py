@@ -25,6 +25,7 @@ from kellyd.handlers.sidecar import parse_sidecar, read_sidecar_bytes
 from kellyd.limits import check_file_size
 from kellyd.pathpolicy import NAME_MAX_BYTES, fit_name, is_plain_file, open_regular
 from kellyd.sample import Sample, sample_id_for
+from kellyd.shard import sample_file
 
 HEAD_BYTES = 64
 CHUNK_BYTES = 1 << 20
@@ -84,11 +85,11 @@ def file_sha256(path: Path) -> str:
 
 
 def destination(root: Path, kind: str, label_dirs: tuple[str, ...], name: str, sha256: str) -> PurePosixPath:
-    """Where a file lands under the dataset: `raw/<kind>/<labels...>/<name>`.
+    """Where a file lands under the dataset: `raw/<kind>/<labels...>/<shard>/<name>` (see kellyd.shard).
 
     If another file already holds that name, the hash is added to the stem.
     """
-    rel = PurePosixPath("raw", kind, *label_dirs, name)
+    rel = sample_file(PurePosixPath("raw", kind, *label_dirs), sample_id_for(sha256), name)
     existing = root / rel
     if existing.exists() and file_sha256(existing) != sha256:
         stem, suffix = os.path.splitext(name)

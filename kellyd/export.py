@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 import structlog
@@ -38,6 +38,7 @@ from kellyd.diskspace import is_disk_full
 from kellyd.parquet_refresh import ParquetRefresher
 from kellyd.listing import MANIFEST_NAME, SAMPLES_KEY, catalog_state, first_changed_rowid, write_listings, write_manifest_file
 from kellyd.row_file import RowFileLayout
+from kellyd.shard import sample_file
 
 log = structlog.get_logger("kellyd.export")
 
@@ -45,6 +46,7 @@ GATHER_S = 0.05
 DISK_FULL_RETRY_S = 5.0
 MAX_PAUSE_S = 4.0  # the busy-share pause never holds a manifest back longer than this
 HEAD_BYTES = 4096
+ANNOTATIONS_DIR = PurePosixPath("annotations")
 
 
 @contextmanager
@@ -93,10 +95,7 @@ def out_of_date(catalog: Catalog, dataset_id: str, root: Path) -> set[str] | Non
     if isinstance(since, (int, float)):
         query, args = query + " AND updated_at > ?", (dataset_id, since)
     changed = {r[0] for r in catalog.db.execute(query, args)}
-    try:
-        annotated = {name[:-5] for name in os.listdir(root / "annotations") if name.endswith(".json")}
-    except OSError:
-        annotated = set()
+    annotated = annotated_ids(root)
     if annotated:
         alive = {r[0] for r in catalog.db.execute("SELECT sample_id FROM samples WHERE dataset_id = ?",
                                                   (dataset_id,))}
@@ -104,10 +103,26 @@ def out_of_date(catalog: Catalog, dataset_id: str, root: Path) -> set[str] | Non
     return changed
 
 
+def annotation_path(root: Path, sample_id: str) -> Path:
+    """`annotations/<3 hex>/<sample_id>.json`: sharded like processed/ (kellyd.shard), since the folder gets
+    one file per sample. Datasets written before keep their flat `annotations/<sample_id>.json` until
+    the sample's annotation is written again (see `write_annotation`)."""
+    return Path(root) / sample_file(ANNOTATIONS_DIR, sample_id, f"{sample_id}.json")
+
+
+def annotated_ids(root: Path) -> set[str]:
+    """The sample ids that have an annotation file, sharded or flat."""
+    found = set()
+    for dirpath, _dirs, names in os.walk(Path(root) / ANNOTATIONS_DIR):
+        found.update(name[:-5] for name in names if name.endswith(".json") and not name.startswith("."))
+    return found
+
+
 def write_annotation(catalog: Catalog, dataset_id: str, sample_id: str, root: Path) -> None:
     row = catalog.db.execute("SELECT manifest FROM samples WHERE dataset_id = ? AND sample_id = ?",
                              (dataset_id, sample_id)).fetchone()
-    path = root / "annotations" / f"{sample_id}.json"
+    path = annotation_path(root, sample_id)
+    (Path(root) / ANNOTATIONS_DIR / f"{sample_id}.json").unlink(missing_ok=True)  # a flat one from before sharding
     if row is None:
         path.unlink(missing_ok=True)
         return

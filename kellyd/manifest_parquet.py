@@ -307,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalog", required=True, type=Path)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--root", required=True, type=Path)
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority by this much first")
     args = parser.parse_args(argv)
+    if args.nice > 0:
+        os.nice(args.nice)
     catalog = Catalog(args.catalog, readonly=True)
     try:
         catalog.db.execute("BEGIN")  # one snapshot: the shards and the recorded state agree

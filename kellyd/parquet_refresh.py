@@ -32,6 +32,9 @@ STOP_WAIT_S = 10.0
 QUIET_S = 3.0
 MAX_DELAY_S = 30.0
 STDERR_TAIL_CHARS = 2000
+# The table is a view for readers: its refresh yields the cores to the steps (a first write at a
+# million samples reads every features file).
+REFRESH_NICE = 10
 STATE_NAME = "manifest.parquet.state.json"  # beside manifest.parquet/: the newest catalog change it shows
 
 
@@ -50,7 +53,7 @@ def parquet_behind(catalog, dataset_id: str, root: Path) -> bool:
 
 def refresh_command(catalog_path: Path, dataset_id: str, root: Path) -> list[str]:
     return [sys.executable, "-m", "kellyd.manifest_parquet", "--catalog", str(catalog_path),
-            "--dataset", dataset_id, "--root", str(root)]
+            "--dataset", dataset_id, "--root", str(root), "--nice", str(REFRESH_NICE)]
 
 
 class ParquetRefresher:

@@ -1,7 +1,7 @@
 """The catalog rebuilt from the dataset folders, and the start-up check that decides when.
 
 A dataset folder makes sense without the daemon: `manifest.json`, one
-`annotations/<sample_id>.json` per sample (the same entry, written first) and
+`annotations/<3 hex>/<sample_id>.json` per sample (the same entry, written first) and
 the files under `raw/` hold everything a sample is. So a catalog that is
 missing while datasets hold samples is rebuilt from them, never replaced by an
 empty one (whose next export would truncate every manifest). A catalog that is
@@ -31,6 +31,7 @@ from kellyd.dataset import all_datasets
 from kellyd.config import Config, DatasetConfig
 from kellyd.errors import KellydError
 from kellyd.sample import Sample, sample_id_for
+from kellyd.shard import raw_label_dirs
 
 log = structlog.get_logger("kellyd.rebuild")
 
@@ -266,7 +267,7 @@ def _undescribed_raw_files(root: Path, dataset_id: str, described: set, known_sh
         known_shas.add(sha256)
         rel = PurePosixPath(Path(path).relative_to(root).as_posix())
         # raw/<kind folder>/<label dirs...>/<name>: the label folders are kept on import.
-        yield Sample(dataset_id=dataset_id, origin_path=path, label_dirs=tuple(rel.parts[2:-1]),
+        yield Sample(dataset_id=dataset_id, origin_path=path, label_dirs=raw_label_dirs(rel, sample_id_for(sha256)),
                      sample_id=sample_id_for(sha256), sha256=sha256, kind=kind, file_path=str(rel),
                      original_names=(name,))
 
@@ -281,7 +282,7 @@ def _sample_of(dataset_id: str, entry: dict) -> Sample:
     rel = PurePosixPath(entry.get("file_path") or "")
     label_dirs = entry.get("label_dirs")
     if label_dirs is None:
-        label_dirs = rel.parts[2:-1] if rel.parts[:1] == ("raw",) else ()
+        label_dirs = raw_label_dirs(rel, str(entry.get("sample_id") or "")) if rel.parts[:1] == ("raw",) else ()
     return Sample.from_json({**entry, "dataset_id": dataset_id, "label_dirs": list(label_dirs),
                              "origin_path": entry.get("origin_path") or "", "source": entry.get("source") or {"type": "inbox"},
                              "annotations": entry.get("annotations") or {},

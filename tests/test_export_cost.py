@@ -9,7 +9,7 @@ import json
 import pytest
 
 from kellyd.catalog import Catalog
-from kellyd.export import MAX_PAUSE_S, Exporter, busy_share_pause_s
+from kellyd.export import MAX_PAUSE_S, Exporter, annotation_path, busy_share_pause_s
 from kellyd.sample import Sample
 
 
@@ -42,8 +42,8 @@ def test_a_flush_after_one_change_rewrites_that_annotation_file_only(tmp_path):
     try:
         exporter.mark("d", [s.sample_id for s in samples])  # a burst: every annotation file written
         exporter.flush(reader)
-        annotations = root / "annotations"
-        inodes = {p.name: p.stat().st_ino for p in annotations.iterdir()}
+        files = {s.sample_id: annotation_path(root, s.sample_id) for s in samples}
+        inodes = {sample_id: path.stat().st_ino for sample_id, path in files.items()}
         assert len(inodes) == 300
 
         changed = samples[7].with_changes(annotations={"emotion": "sad"})
@@ -52,11 +52,11 @@ def test_a_flush_after_one_change_rewrites_that_annotation_file_only(tmp_path):
         exporter.mark("d", [changed.sample_id])
         exporter.flush(reader)
 
-        rewritten = {p.name for p in annotations.iterdir() if p.stat().st_ino != inodes[p.name]}
+        rewritten = {sample_id for sample_id, path in files.items() if path.stat().st_ino != inodes[sample_id]}
         # The newest sample the last manifest showed is written again (a change at the very same
         # instant could hide behind it); the other 298 are left alone.
-        assert rewritten - {f"{samples[-1].sample_id}.json"} == {f"{changed.sample_id}.json"}
-        assert json.loads((annotations / f"{changed.sample_id}.json").read_text())["annotations"]["emotion"] == "sad"
+        assert rewritten - {samples[-1].sample_id} == {changed.sample_id}
+        assert json.loads(files[changed.sample_id].read_text())["annotations"]["emotion"] == "sad"
         shown = {s["sample_id"]: s for s in json.loads((root / "manifest.json").read_text())["samples"]}
         assert len(shown) == 300 and shown[changed.sample_id]["annotations"]["emotion"] == "sad"
         assert [p for p in root.rglob("*") if p.name.endswith(".tmp")] == []

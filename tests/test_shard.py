@@ -60,3 +60,20 @@ def test_features_land_in_the_shard_folder_and_flat_ones_still_load(tmp_path):
         os.replace(ctx.root / sample.features_path.replace(".json", suffix), ctx.root / flat.replace(".json", suffix))
     old = load_features(ctx.root, sample.with_changes(features_path=flat), schema_version=FEATURE_SCHEMA_VERSION)
     assert old.scalars == sharded.scalars and old.arrays.keys() == sharded.arrays.keys()
+
+
+def test_raw_files_land_in_shard_folders_under_their_labels(tmp_path):
+    from kellyd.handlers.importer import destination
+    from kellyd.shard import raw_label_dirs
+
+    sha = "3fa" + "0" * 61
+    rel = destination(tmp_path, "midi", ("happy", "piano"), "take.mid", sha)
+    assert rel == PurePosixPath("raw/midi/happy/piano/3fa/take.mid")
+    assert raw_label_dirs(rel, sha[:16]) == ("happy", "piano")
+    # Another file of the same name in the same shard keeps its own name, with the hash added.
+    (tmp_path / rel).parent.mkdir(parents=True)
+    (tmp_path / rel).write_bytes(b"other bytes")
+    assert destination(tmp_path, "midi", ("happy", "piano"), "take.mid", sha).name == "take_3fa00000.mid"
+    # A file of a dataset written before sharding: every folder is a label.
+    assert raw_label_dirs(PurePosixPath("raw/midi/happy/take.mid"), sha[:16]) == ("happy",)
+    assert raw_label_dirs(PurePosixPath("raw/midi/take.mid"), sha[:16]) == ()

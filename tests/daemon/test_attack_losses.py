@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from kellyd.export import annotation_path
 from tests.daemon.attack_helpers import drop_good, manifest_shas, sha256, unique_midi
 from tests.daemon.harness import DaemonProcess, Tree, make_tree, run_cli, wait_for
 from tests.daemon.test_daemon_e2e import catalog_sample_count
@@ -247,7 +248,7 @@ def test_kill9_with_the_manifest_behind_the_catalog_is_caught_up_at_start(tmp_pa
         daemon.wait_started()
         wait_for(lambda: len(tree.manifest_samples("mix")) == 4, 30, "the manifest caught up without a new file")
         for s in tree.manifest_samples("mix"):
-            annotation = tree.datasets / "mix" / "annotations" / f"{s['sample_id']}.json"
+            annotation = annotation_path(tree.datasets / "mix", s["sample_id"])
             assert json.loads(annotation.read_text())["sha256"] == s["sha256"]
         assert events(daemon, "manifest_behind_catalog")
     finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kellyd.export import annotation_path
 from tests.daemon.harness import DaemonProcess, make_tree, run_cli, wait_for
 
 pytestmark = pytest.mark.slow
@@ -93,7 +94,7 @@ def test_dropped_mix_lands_in_manifest_once_with_labels(tmp_path, corpus):
         for s in samples.values():
             assert (tree.datasets / "mix" / s["file_path"]).is_file()
             assert sha(tree.datasets / "mix" / s["file_path"]) == s["sha256"]
-            assert (tree.datasets / "mix" / "annotations" / f"{s['sample_id']}.json").is_file()
+            assert annotation_path(tree.datasets / "mix", s["sample_id"]).is_file()
     finally:
         assert daemon.stop() == 0
 

@@ -41,7 +41,7 @@ def test_kind_comes_from_content_not_name(tmp_path, corpus):
     src = tmp_path / "misnamed.wav"
     shutil.copyfile(next(corpus.glob("groove_midi/drummer1/session1/*.mid")), src)
     out = Import(DatasetContext("d", tmp_path / "ds"))(Sample(dataset_id="d", origin_path=str(src)))
-    assert out.kind == "midi" and out.file_path == "raw/midi/misnamed.wav"
+    assert out.kind == "midi" and out.file_path == f"raw/midi/{out.sample_id[:3]}/misnamed.wav"
 
 
 def test_import_is_idempotent_and_names_do_not_collide(tmp_path, corpus):
@@ -56,7 +56,10 @@ def test_import_is_idempotent_and_names_do_not_collide(tmp_path, corpus):
     again = Import(ctx)(Sample(dataset_id="d", origin_path=str(first)))
     s2 = Import(ctx)(Sample(dataset_id="d", origin_path=str(second)))
     assert s1 == again
-    assert s1.file_path == "raw/midi/x.mid" and s2.file_path == f"raw/midi/x_{s2.sha256[:8]}.mid"
+    # Each lands in its shard folder (the sample id's prefix); the same name in the same shard gets the hash.
+    assert s1.file_path == f"raw/midi/{s1.sample_id[:3]}/x.mid"
+    clash = s1.sample_id[:3] == s2.sample_id[:3]
+    assert s2.file_path == f"raw/midi/{s2.sample_id[:3]}/" + (f"x_{s2.sha256[:8]}.mid" if clash else "x.mid")
     assert s1.sample_id == s1.sha256[:16] and s1.annotations["duration_s"] > 0
 
 
