@@ -21,11 +21,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -43,6 +44,8 @@ DETAIL_CHARS = 2000
 # Exit codes of a job's command that still count as a finished run (quarantined files are
 # listed by `kellyd status` and the validation report, not a failed job).
 FINISHED_CODES = (EXIT_OK, EXIT_QUARANTINED)
+# A stopping daemon gives a running job's command this long to exit on SIGTERM before it kills it.
+JOB_STOP_GRACE_S = 5.0
 # How often the daemon compares each dataset's originals with the last validation's count.
 AFTER_SAMPLES_CHECK_S = 30.0
 # An early validation also waits for the dataset to grow by this share of what the last one counted:
@@ -206,26 +209,67 @@ def scheduled_jobs(cfg: Config) -> dict[str, str]:
             if trigger_for(job.schedule) is not None}
 
 
-def run_commands(commands: list[list[str]], *, nice: int, timeout_s: float = 6 * 3600) -> tuple[str, str]:
-    """Run each command at `nice`; ('ok' | 'skipped' | 'failed', detail)."""
-    details = []
-    status = "ok"
-    for cmd in commands:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                              preexec_fn=lambda: os.nice(nice))
-        if proc.returncode == EXIT_SKIPPED and status == "ok":
-            status = "skipped"
-        elif proc.returncode not in (*FINISHED_CODES, EXIT_SKIPPED):
-            status = "failed"
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-        details.append(f"{' '.join(cmd[cmd.index('--config') + 2:])}: exit {proc.returncode}: {' | '.join(tail)}")
-    return status, "\n".join(details)[-DETAIL_CHARS:]
+class JobProcesses:
+    """Runs the scheduled jobs' commands, and ends the ones still running when the daemon stops.
+
+    A validation of a large dataset or a training run takes minutes to hours; a daemon told to stop
+    must not wait for it (a service manager kills what outlives its stop timeout), nor leave it
+    writing to the datasets after it released their lock. A command ended this way counts as failed
+    and runs again at its next time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+        self._stopping = False
+
+    def run(self, commands: list[list[str]], *, nice: int, timeout_s: float = 6 * 3600) -> tuple[str, str]:
+        """Run each command at `nice`; ('ok' | 'skipped' | 'failed', detail)."""
+        details = []
+        status = "ok"
+        for cmd in commands:
+            with self._lock:
+                if self._stopping:
+                    return "failed", "\n".join([*details, "the daemon stopped before the rest ran"])[-DETAIL_CHARS:]
+                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        stdin=subprocess.DEVNULL, preexec_fn=lambda: os.nice(nice))
+                self._running.add(proc)
+            try:
+                try:
+                    out, err = proc.communicate(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    out, err = proc.communicate()
+            finally:
+                with self._lock:
+                    self._running.discard(proc)
+            if proc.returncode == EXIT_SKIPPED and status == "ok":
+                status = "skipped"
+            elif proc.returncode not in (*FINISHED_CODES, EXIT_SKIPPED):
+                status = "failed"
+            tail = (out + err).strip().splitlines()[-3:]
+            details.append(f"{' '.join(cmd[cmd.index('--config') + 2:])}: exit {proc.returncode}: {' | '.join(tail)}")
+        return status, "\n".join(details)[-DETAIL_CHARS:]
+
+    def stop(self, grace_s: float) -> int:
+        """End every running command: SIGTERM, then SIGKILL after `grace_s`. Returns how many were running."""
+        with self._lock:
+            self._stopping = True
+            running = list(self._running)
+        for proc in running:
+            proc.terminate()
+        deadline = time.monotonic() + grace_s
+        for proc in running:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        return len(running)
 
 
 class DaemonScheduler:
-    def __init__(self, cfg: Config, *, runner_fn: Callable[..., tuple[str, str]] = run_commands):
+    def __init__(self, cfg: Config):
         self.cfg = cfg
-        self.run_fn = runner_fn
+        self.processes = JobProcesses()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": int(cfg.schedule.misfire_grace_s)})
         self._specs: dict[str, str] = {}
@@ -268,7 +312,7 @@ class DaemonScheduler:
         started = time.time()
         log.info("scheduled_job_started", job=job_id)
         try:
-            status, detail = self.run_fn(job.commands, nice=job.nice)
+            status, detail = self.processes.run(job.commands, nice=job.nice)
         except Exception as exc:  # the scheduler thread must survive any job
             status, detail = "failed", f"{type(exc).__name__}: {exc}"
         log.info("scheduled_job_finished", job=job_id, status=status, seconds=round(time.time() - started, 1))
@@ -345,5 +389,12 @@ class DaemonScheduler:
         self._record_next_runs()
         self._log_blockers()
 
-    def shutdown(self) -> None:
-        self.scheduler.shutdown(wait=False)
+    def shutdown(self, *, grace_s: float = JOB_STOP_GRACE_S) -> None:
+        """Stop starting jobs, end the running ones (see JobProcesses) and wait for their threads to record it."""
+        if self.scheduler.running:
+            self.scheduler.pause()
+        ended = self.processes.stop(grace_s)
+        if ended:
+            log.warning("scheduled_jobs_ended", count=ended, reason="the daemon is stopping", runs_again="at its next time")
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
