@@ -36,7 +36,8 @@ from kellyd.atomic import atomic_write_bytes, write_group
 from kellyd.catalog import Catalog
 from kellyd.diskspace import is_disk_full
 from kellyd.parquet_refresh import ParquetRefresher
-from kellyd.listing import MANIFEST_NAME, SAMPLES_KEY, catalog_state, first_changed_rowid, write_listings, write_manifest_file
+from kellyd.listing import (MANIFEST_NAME, SAMPLES_KEY, catalog_state, first_changed_rowid, load_layouts, save_layouts,
+                            write_listings, write_manifest_file)
 from kellyd.row_file import RowFileLayout
 from kellyd.shard import sample_file
 
@@ -47,6 +48,7 @@ DISK_FULL_RETRY_S = 5.0
 MAX_PAUSE_S = 4.0  # the busy-share pause never holds a manifest back longer than this
 HEAD_BYTES = 4096
 ANNOTATIONS_DIR = PurePosixPath("annotations")
+LAYOUTS_DIR = "listings"  # under the state folder: where each dataset's listing rows lie (kellyd.listing)
 
 
 @contextmanager
@@ -214,10 +216,14 @@ class Exporter:
                     self._shown[dataset_id] = catalog_state(catalog, dataset_id)["changed_at"]
                     # The listings keep their rows before the first changed sample (see kellyd.listing);
                     # the first write of this process writes them whole.
+                    kept = self._layouts_path(dataset_id)
                     layouts = self._layouts.pop(dataset_id, None)
+                    if layouts is None:  # the first write of this process: the last one's layouts, if kept
+                        layouts = load_layouts(kept)
                     layouts = write_listings(catalog, dataset_id, root, layouts=layouts,
                                              from_rowid=first_changed_rowid(catalog, dataset_id, changed))
                     self._layouts[dataset_id] = layouts
+                    save_layouts(kept, layouts)
                     count = layouts[MANIFEST_NAME].rows
                     rewrite_s += time.monotonic() - started
                 self.manifest_writes += 1
@@ -237,6 +243,10 @@ class Exporter:
         if disk_full:
             return DISK_FULL_RETRY_S
         return busy_share_pause_s(rewrite_s, self.max_busy_share) if dirty else 0.0
+
+    def _layouts_path(self, dataset_id: str) -> Path:
+        """Where the layouts of a dataset's listings are kept between starts: beside the catalog."""
+        return self.catalog_path.parent / LAYOUTS_DIR / f"{dataset_id}.json"
 
     def _changed_since_shown(self, catalog: Catalog, dataset_id: str, root: Path) -> set[str]:
         """Samples changed at or after the newest change the last manifest showed (empty when unknown)."""

@@ -10,12 +10,13 @@ one-shot command) it writes every file whole.
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Mapping
 
 from kellyd.catalog import Catalog
-from kellyd.row_file import RowFileLayout, RowFileWrite, RowFormat, write_row_file
+from kellyd.row_file import RowFileLayout, RowFileWrite, RowFormat, layout_from_json, layout_to_json, write_row_file
 from kellyd.splits import SPLITS, SPLITS_DIR
 
 MANIFEST_NAME = "manifest.json"
@@ -102,3 +103,25 @@ def write_listings(catalog: Catalog, dataset_id: str, root: Path, *,
                                        rows_from=lambda r, split=split: _split_rows(catalog, dataset_id, split, r),
                                        layout=keep.get(name), from_rowid=from_rowid).layout
     return written
+
+
+def save_layouts(path: Path, layouts: Mapping[str, RowFileLayout]) -> None:
+    """Keep the layouts for the next daemon start, so its first write is not a whole one. Not fsynced:
+    a layout lost or damaged in a crash only costs one whole write (each is checked against its file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({name: layout_to_json(layout) for name, layout in layouts.items()}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_layouts(path: Path) -> dict[str, RowFileLayout]:
+    """The layouts `save_layouts` kept (only those that still read as layouts; none when the file is missing)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    found = {name: layout_from_json(value) for name, value in data.items() if isinstance(value, dict)}
+    return {name: layout for name, layout in found.items() if layout is not None}

@@ -6,9 +6,11 @@ the MIDI feature vector as a fixed-size list of float32 (null for audio and for 
 features), and the whole annotations, source and augmentation as JSON text, so nothing of the
 manifest is lost. `manifest.json` stays the contract; this is a view of the same catalog rows.
 
-It is a folder of shards, one file per sample id prefix (`part-<2 hex>.parquet`): a burst of new
-samples rewrites only the shards they fall in, and a shard whose rows come out the same is not
-written at all. Each file is written atomically (temp name, rename); readers globbing `*.parquet`
+It is a folder of shards, one file per block of SHARD_ROWS catalog rows in the order the catalog added
+them (`part-<block>.parquet`, rows in that order): new samples fall in the last block, and a sample
+changed by a later step was added a moment ago, so a burst rewrites one shard or two however large
+the dataset (shards by sample-id prefix were all touched by any burst of a few hundred files, so a
+refresh at a million samples read them all). A shard whose rows come out the same is not written. Each file is written atomically (temp name, rename); readers globbing `*.parquet`
 never see a temp file (read with that glob: polars refuses a folder with a temp file in it).
 `manifest.parquet.state.json` records the newest catalog change shown, so the next
 write reads only what changed since, and a write cut short is finished by the next one.
@@ -41,7 +43,7 @@ from kellyd.parquet_refresh import STATE_NAME  # beside the folder: the folder h
 from kellyd.sample import Sample
 
 PARQUET_DIR = "manifest.parquet"
-SHARD_HEX_CHARS = 2  # 256 shards: ~4,000 rows each at 1,000,000 samples
+SHARD_ROWS = 16_384  # catalog rows per shard: 62 shards at 1,000,000 samples, ~1 s to rewrite one
 STATE_SAVE_EVERY_S = 2.0  # progress of a first (whole) write is saved this often
 # Bump when the columns change: the next write then rewrites every shard.
 TABLE_VERSION = 1
@@ -137,7 +139,7 @@ def entry_vector(root: Path, dataset_id: str, entry: Mapping[str, Any]) -> np.nd
 
 @dataclass(frozen=True)
 class ParquetWrite:
-    """What one update did: the shards written (prefixes), removed, and left as they were."""
+    """What one update did: the shards written (block names), removed, and left as they were."""
 
     written: tuple[str, ...]
     removed: tuple[str, ...]
@@ -145,16 +147,26 @@ class ParquetWrite:
     rows: int
 
 
-def shard_of(sample_id: str) -> str:
-    return sample_id[:SHARD_HEX_CHARS]
+def shard_of(rowid: int) -> str:
+    """The shard of the catalog row `rowid`: its block of SHARD_ROWS rows, as the file names it."""
+    return f"{rowid // SHARD_ROWS:06d}"
 
 
-def shard_path(folder: Path, prefix: str) -> Path:
-    return folder / f"part-{prefix}.parquet"
+def shard_of_sample(catalog: Catalog, dataset_id: str, sample_id: str) -> str | None:
+    row = catalog.db.execute("SELECT rowid FROM samples WHERE dataset_id = ? AND sample_id = ?",
+                             (dataset_id, sample_id)).fetchone()
+    return None if row is None else shard_of(row[0])
 
 
-def _next_prefix(prefix: str) -> str:
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def shard_path(folder: Path, shard: str) -> Path:
+    return folder / f"part-{shard}.parquet"
+
+
+def _rowid_range(shard: str) -> tuple[int, int] | None:
+    """The rowids a shard holds; None for a name that is no block (a shard of an older layout)."""
+    if len(shard) != 6 or not shard.isdigit():
+        return None
+    return int(shard) * SHARD_ROWS, (int(shard) + 1) * SHARD_ROWS
 
 
 def _read_state(path: Path) -> dict | None:
@@ -163,7 +175,7 @@ def _read_state(path: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     ok = isinstance(state, dict) and state.get("table_version") == TABLE_VERSION \
-        and state.get("shard_hex_chars") == SHARD_HEX_CHARS
+        and state.get("shard_rows") == SHARD_ROWS
     return state if ok else None
 
 
@@ -183,13 +195,15 @@ def _shards_on_disk(folder: Path) -> set[str]:
     return {n[len("part-"):-len(".parquet")] for n in names if n.startswith("part-") and n.endswith(".parquet")}
 
 
-def _write_shard(catalog: Catalog, dataset_id: str, root: Path, folder: Path, prefix: str,
+def _write_shard(catalog: Catalog, dataset_id: str, root: Path, folder: Path, shard: str,
                  changed: set[str] | None) -> tuple[str, int]:
     """Rewrite one shard from the catalog; returns ("written" | "removed" | "unchanged", rows)."""
-    path = shard_path(folder, prefix)
-    entries = [json.loads(text) for (text,) in catalog.db.execute(
-        "SELECT manifest FROM samples WHERE dataset_id = ? AND sample_id >= ? AND sample_id < ? ORDER BY sample_id",
-        (dataset_id, prefix, _next_prefix(prefix)))]
+    path = shard_path(folder, shard)
+    rowids = _rowid_range(shard)
+    # `+dataset_id`: a walk of the table's rowid range, not of the dataset's index.
+    entries = [] if rowids is None else [json.loads(text) for (text,) in catalog.db.execute(
+        "SELECT manifest FROM samples WHERE +dataset_id = ? AND rowid >= ? AND rowid < ? ORDER BY rowid",
+        (dataset_id, *rowids))]
     if not entries:
         existed = path.exists()
         path.unlink(missing_ok=True)
@@ -216,9 +230,9 @@ def _write_shard(catalog: Catalog, dataset_id: str, root: Path, folder: Path, pr
     return "written", len(rows)
 
 
-def _all_prefixes(catalog: Catalog, dataset_id: str, folder: Path) -> set[str]:
-    return {r[0] for r in catalog.db.execute("SELECT DISTINCT substr(sample_id, 1, ?) FROM samples WHERE dataset_id = ?",
-                                             (SHARD_HEX_CHARS, dataset_id))} | _shards_on_disk(folder)
+def _all_shards(catalog: Catalog, dataset_id: str, folder: Path) -> set[str]:
+    return {shard_of(r[0] * SHARD_ROWS) for r in catalog.db.execute(
+        "SELECT DISTINCT rowid / ? FROM samples WHERE dataset_id = ?", (SHARD_ROWS, dataset_id))} | _shards_on_disk(folder)
 
 
 def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> ParquetWrite:
@@ -237,32 +251,33 @@ def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> Par
     newest = catalog.db.execute("SELECT MAX(updated_at) FROM samples WHERE dataset_id = ?",
                                 (dataset_id,)).fetchone()[0]
     if state is None:
-        since, pending = newest, _all_prefixes(catalog, dataset_id, folder)
+        since, pending = newest, _all_shards(catalog, dataset_id, folder)
     else:
         since, pending = state.get("changed_at"), set(state.get("pending") or ())
-    head = {"table_version": TABLE_VERSION, "shard_hex_chars": SHARD_HEX_CHARS, "dataset_id": dataset_id}
+    head = {"table_version": TABLE_VERSION, "shard_rows": SHARD_ROWS, "dataset_id": dataset_id}
     if state is None:
         atomic_write_json(state_path, {**head, "changed_at": since, "pending": sorted(pending)})
     # `>=`: a change in the same clock tick as the last one shown is not missed; a shard it makes
     # us rebuild for nothing comes out equal and is not written.
-    query, args = "SELECT sample_id FROM samples WHERE dataset_id = ?", (dataset_id,)
+    query, args = "SELECT sample_id, rowid FROM samples WHERE dataset_id = ?", (dataset_id,)
     if isinstance(since, (int, float)):
         query, args = query + " AND updated_at >= ?", (dataset_id, since)
-    changed = {r[0] for r in catalog.db.execute(query, args)}
+    changed_rows = dict(catalog.db.execute(query, args))
+    changed = set(changed_rows)
     written, removed, unchanged, rows = [], [], 0, 0
     saved_at = time.monotonic()
-    for prefix in sorted(pending | {shard_of(s) for s in changed}):
-        whole = prefix in pending
-        outcome, count = _write_shard(catalog, dataset_id, root, folder, prefix, None if whole else changed)
+    for shard in sorted(pending | {shard_of(rowid) for rowid in changed_rows.values()}):
+        whole = shard in pending
+        outcome, count = _write_shard(catalog, dataset_id, root, folder, shard, None if whole else changed)
         rows += count
         if outcome == "written":
-            written.append(prefix)
+            written.append(shard)
         elif outcome == "removed":
-            removed.append(prefix)
+            removed.append(shard)
         else:
             unchanged += 1
         if whole:
-            pending.discard(prefix)
+            pending.discard(shard)
             if time.monotonic() - saved_at > STATE_SAVE_EVERY_S:
                 atomic_write_json(state_path, {**head, "changed_at": since, "pending": sorted(pending)})
                 saved_at = time.monotonic()
@@ -291,7 +306,7 @@ def update_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> Pa
 
 
 def read_manifest_parquet(root: Path) -> pa.Table:
-    """Every shard of `<root>/manifest.parquet/` as one table, ordered by sample id (empty when none)."""
+    """Every shard of `<root>/manifest.parquet/` as one table, in catalog order (empty when none)."""
     folder = Path(root) / PARQUET_DIR
     tables = [pq.read_table(shard_path(folder, p)) for p in sorted(_shards_on_disk(folder))]
     return pa.concat_tables(tables) if tables else SCHEMA.empty_table()

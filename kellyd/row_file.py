@@ -136,3 +136,22 @@ def _write(path: Path, head: bytes, foot: bytes, fmt: RowFormat, rows_from: Call
     if identity is None:  # removed the instant after: the next write is whole
         identity = (-1, -1, -1)
     return RowFileLayout(identity, len(head), body_end, tuple(rowids), tuple(offsets), rows, last_rowid)
+
+
+def layout_to_json(layout: RowFileLayout) -> dict:
+    return {"identity": list(layout.identity), "body_start": layout.body_start, "body_end": layout.body_end,
+            "rowids": list(layout.rowids), "offsets": list(layout.offsets), "rows": layout.rows,
+            "last_rowid": layout.last_rowid}
+
+
+def layout_from_json(data: dict) -> RowFileLayout | None:
+    """The layout `layout_to_json` wrote; None when it is not one (a damaged or older file)."""
+    try:
+        layout = RowFileLayout(tuple(int(v) for v in data["identity"]), int(data["body_start"]),
+                               int(data["body_end"]), tuple(int(v) for v in data["rowids"]),
+                               tuple(int(v) for v in data["offsets"]), int(data["rows"]), int(data["last_rowid"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if len(layout.identity) != 3 or len(layout.rowids) != len(layout.offsets):
+        return None
+    return layout

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from kellyd.catalog import Catalog
+from kellyd import manifest_parquet
 from kellyd.manifest_parquet import (
-    LABEL_TYPES, PARQUET_DIR, STATE_NAME, read_manifest_parquet, shard_of, shard_path, write_manifest_parquet,
+    LABEL_TYPES, PARQUET_DIR, STATE_NAME, read_manifest_parquet, shard_of_sample, shard_path, write_manifest_parquet,
 )
 from kellyd.sample import Sample
 from tests.daemon.harness import DaemonProcess, make_tree, wait_for
@@ -63,6 +64,15 @@ def read_datasets(folder: Path, tmp_path: Path) -> list[dict]:
 READERS = {"pandas": read_pandas, "duckdb": read_duckdb, "polars": read_polars, "datasets": read_datasets}
 
 
+def shards_of(catalog_path: Path, dataset_id: str, sample_ids) -> set[str]:
+    """The shards the catalog puts these samples in (blocks of catalog rows)."""
+    catalog = Catalog(catalog_path, readonly=True)
+    try:
+        return {shard_of_sample(catalog, dataset_id, i) for i in sample_ids}
+    finally:
+        catalog.close()
+
+
 def assert_rows_equal_manifest(rows: list[dict], built) -> None:
     entries = built.entries()
     rows = [{k: _plain(v) for k, v in row.items()} for row in rows]
@@ -95,7 +105,7 @@ def test_manifest_parquet_reads_back_equal_to_manifest_json(moods, reader, tmp_p
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     folder = moods.root / PARQUET_DIR
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        shard_path(folder, p).name for p in {shard_of(s) for s in moods.entries()})
+        shard_path(folder, p).name for p in shards_of(moods.tree.state / "catalog.sqlite3", DATASET, moods.entries()))
     assert_rows_equal_manifest(READERS[reader](folder, tmp_path), moods)
 
 
@@ -145,7 +155,7 @@ def test_the_daemon_rewrites_only_the_shards_of_new_samples(tmp_path, corpus):
     after = {s["sample_id"]: s for s in tree.manifest_samples(DATASET)}
     changed = {i for i, s in after.items() if before.get(i) != s}
     assert len(changed) >= 2
-    affected = {shard_path(root / PARQUET_DIR, shard_of(i)).name for i in changed}
+    affected = {shard_path(root / PARQUET_DIR, p).name for p in shards_of(tree.state / "catalog.sqlite3", DATASET, changed)}
     after_files = _shard_files(root)
     rewritten = {name for name, stat in after_files.items() if before_files.get(name) != stat}
     assert rewritten == affected
@@ -173,8 +183,13 @@ def _sample(i: int, **changes) -> Sample:
     return base.with_changes(**changes)
 
 
-def test_unchanged_shards_are_never_written_and_a_damaged_one_is_rebuilt(tmp_path):
+def test_unchanged_shards_are_never_written_and_a_damaged_one_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setattr(manifest_parquet, "SHARD_ROWS", 16)  # 120 samples in 8 shards
     catalog = Catalog(tmp_path / "c.sqlite3")
+
+    def shard_of(sample_id: str) -> str:
+        return shard_of_sample(catalog, "d", sample_id)
+
     samples = [_sample(i) for i in range(120)]
     with catalog.transaction():
         for i, s in enumerate(samples):
