@@ -131,6 +131,11 @@ def write_annotation(catalog: Catalog, dataset_id: str, sample_id: str, root: Pa
     atomic_write_bytes(path, row[0].encode("utf-8"))
 
 
+def layouts_path(catalog_path: Path, dataset_id: str) -> Path:
+    """Where the layouts of a dataset's listings (kellyd.listing) are kept between starts: beside the catalog."""
+    return Path(catalog_path).parent / LAYOUTS_DIR / f"{dataset_id}.json"
+
+
 def busy_share_pause_s(rewrite_s: float, max_busy_share: float) -> float:
     """The pause after a manifest rewrite that took `rewrite_s`, so that rewriting takes at most
     `max_busy_share` of the time; capped at MAX_PAUSE_S so the manifest never falls far behind."""
@@ -245,8 +250,7 @@ class Exporter:
         return busy_share_pause_s(rewrite_s, self.max_busy_share) if dirty else 0.0
 
     def _layouts_path(self, dataset_id: str) -> Path:
-        """Where the layouts of a dataset's listings are kept between starts: beside the catalog."""
-        return self.catalog_path.parent / LAYOUTS_DIR / f"{dataset_id}.json"
+        return layouts_path(self.catalog_path, dataset_id)
 
     def _changed_since_shown(self, catalog: Catalog, dataset_id: str, root: Path) -> set[str]:
         """Samples changed at or after the newest change the last manifest showed (empty when unknown)."""
