@@ -112,3 +112,20 @@ def test_a_dataset_of_none_and_of_one_sample(tmp_path):
     assert (tmp_path / "inc" / "splits" / "val.txt").read_text() == f"{sample(7).sample_id}\n"
     assert (tmp_path / "inc" / "splits" / "train.txt").read_text() == ""
     catalog.close()
+
+
+def test_a_kernel_copy_larger_than_the_sync_step_is_whole(tmp_path):
+    """CopyRange flushes every COPY_SYNC_BYTES; a copy spanning several steps and a partial one keeps every byte."""
+    import os
+
+    from kellyd.atomic import COPY_SYNC_BYTES, CopyRange, atomic_write_bytes
+
+    source = tmp_path / "source.bin"
+    data = os.urandom(COPY_SYNC_BYTES * 2 + 12345)
+    source.write_bytes(data)
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        atomic_write_bytes(tmp_path / "copy.bin", [b"head", CopyRange(fd, 100, len(data) - 200), b"foot"])
+    finally:
+        os.close(fd)
+    assert (tmp_path / "copy.bin").read_bytes() == b"head" + data[100:-100] + b"foot"
