@@ -30,12 +30,18 @@ def sample(i: int, emotion: str = "happy") -> Sample:
                   file_path=f"raw/midi/{i}.mid", annotations={"emotion": emotion}, split="train")
 
 
-def test_a_flush_after_one_change_rewrites_that_annotation_file_only(tmp_path):
+def catalog_of(tmp_path, count: int) -> tuple[Catalog, list[Sample]]:
+    """A catalog of `count` happy samples, committed one after another."""
     catalog = Catalog(tmp_path / "c.sqlite3")
-    samples = [sample(i) for i in range(300)]
+    samples = [sample(i) for i in range(count)]
     with catalog.transaction():
         for i, s in enumerate(samples):
-            catalog.put_sample(s, now=1.0 + i / 1000, label="happy")
+            catalog.put_sample(s, now=1.0 + i / 10000, label="happy")
+    return catalog, samples
+
+
+def test_a_flush_after_one_change_rewrites_that_annotation_file_only(tmp_path):
+    catalog, samples = catalog_of(tmp_path, 300)
     root = tmp_path / "d"
     exporter = Exporter(tmp_path / "c.sqlite3", lambda _ds: root, debounce_s=0.0, max_busy_share=0.1)
     reader = Catalog(tmp_path / "c.sqlite3", readonly=True)
@@ -71,11 +77,7 @@ def test_a_restarted_exporter_rewrites_only_the_new_rows(tmp_path, monkeypatch):
     from kellyd import listing
     from kellyd.row_file import MARK_EVERY_ROWS
 
-    catalog = Catalog(tmp_path / "c.sqlite3")
-    samples = [sample(i) for i in range(3000)]
-    with catalog.transaction():
-        for i, s in enumerate(samples):
-            catalog.put_sample(s, now=1.0 + i / 10000, label="happy")
+    catalog, samples = catalog_of(tmp_path, 3000)
     root = tmp_path / "d"
     reader = Catalog(tmp_path / "c.sqlite3", readonly=True)
     first = Exporter(tmp_path / "c.sqlite3", lambda _ds: root, debounce_s=0.0, max_busy_share=0.1)
