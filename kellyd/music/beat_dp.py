@@ -48,17 +48,24 @@ def track_beats(envelope: np.ndarray, period_s: float, tightness: float = TIGHTN
     penalty = -tightness * np.log(lags / period) ** 2
     score = envelope.astype(np.float64).copy()
     back = np.full(n, -1, dtype=np.int64)
+    # Row j of `windows` is score[j .. j + hi - lo]: read backwards from its end, the predecessors of
+    # frame j + hi in the order of `lags`. A view, so it sees the scores the blocks before have set.
+    windows = np.lib.stride_tricks.sliding_window_view(score, len(lags))[:, ::-1] if n >= len(lags) else None
     # Every predecessor lies at least `lo` frames back, so a block of `lo` frames depends only on
     # frames before it: one vectorised step per block instead of one per frame.
+    frames, rows = np.arange(n), np.arange(lo)
     for t0 in range(lo, n, lo):
-        t = np.arange(t0, min(t0 + lo, n))
-        prev = t[:, None] - lags[None, :]
-        cand = np.where(prev >= 0, score[np.maximum(prev, 0)] + penalty[None, :], -np.inf)
+        t1 = min(t0 + lo, n)
+        if windows is not None and t0 >= hi:  # every lag reaches back into the envelope
+            cand = windows[t0 - hi : t1 - hi] + penalty
+        else:
+            prev = frames[t0:t1, None] - lags[None, :]
+            cand = np.where(prev >= 0, score[np.maximum(prev, 0)] + penalty[None, :], -np.inf)
         best = np.argmax(cand, axis=1)
-        gain = cand[np.arange(len(t)), best]
+        gain = cand[rows[: t1 - t0], best]
         chained = gain > 0
-        score[t[chained]] = envelope[t[chained]] + gain[chained]
-        back[t[chained]] = prev[np.arange(len(t)), best][chained]
+        score[t0:t1] = np.where(chained, envelope[t0:t1] + gain, score[t0:t1])
+        back[t0:t1] = np.where(chained, frames[t0:t1] - lags[best], -1)
     # End on the best-scoring frame within the last period (the piece may end between beats).
     tail = max(n - int(np.ceil(period)), 0)
     t = tail + int(np.argmax(score[tail:]))

@@ -33,6 +33,7 @@ divided by 4 so it lies in [0, 1].
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -106,21 +107,43 @@ def _density_mode(x: np.ndarray, w: np.ndarray) -> float:
     (so the result moves smoothly with the onsets instead of jumping with the histogram's bins)."""
     lo = SWING_SEARCH_LO - SWING_HALF_WIDTH
     n_bins = int(round((SWING_SEARCH_HI + SWING_HALF_WIDTH - lo) / SWING_BIN_BEATS)) + 1
-    hist = np.bincount(np.clip(((x - lo) / SWING_BIN_BEATS).astype(np.int64), 0, n_bins - 1), weights=w, minlength=n_bins)
-    half = int(3 * SWING_KERNEL_BEATS / SWING_BIN_BEATS)
-    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * SWING_BIN_BEATS / SWING_KERNEL_BEATS) ** 2)
+    bins = ((x - lo) / SWING_BIN_BEATS).astype(np.int64)
+    hist = np.bincount(np.minimum(np.maximum(bins, 0), n_bins - 1), weights=w, minlength=n_bins)
+    kernel, centres, searchable = _swing_kernel(n_bins)
     density = np.convolve(hist, kernel, mode="same")
-    centres = lo + (np.arange(n_bins) + 0.5) * SWING_BIN_BEATS
-    searchable = (centres >= SWING_SEARCH_LO) & (centres <= SWING_SEARCH_HI)
     mode = float(centres[searchable][int(np.argmax(density[searchable]))])
     for _ in range(MEAN_SHIFT_MAX_STEPS):
         k = w * np.exp(-0.5 * ((x - mode) / SWING_KERNEL_BEATS) ** 2)
-        if float(k.sum()) <= 0:
+        total = k.sum()
+        if float(total) <= 0:
             break
-        previous, mode = mode, float(np.sum(k * x) / k.sum())
+        previous, mode = mode, float(np.sum(k * x) / total)
         if abs(mode - previous) < MEAN_SHIFT_TOLERANCE:
             break
     return mode
+
+
+@lru_cache(maxsize=1)
+def _swing_kernel(n_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Gaussian kernel, bin centres, bins inside the search range) of `_density_mode`: constants."""
+    lo = SWING_SEARCH_LO - SWING_HALF_WIDTH
+    half = int(3 * SWING_KERNEL_BEATS / SWING_BIN_BEATS)
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) * SWING_BIN_BEATS / SWING_KERNEL_BEATS) ** 2)
+    centres = lo + (np.arange(n_bins) + 0.5) * SWING_BIN_BEATS
+    searchable = (centres >= SWING_SEARCH_LO) & (centres <= SWING_SEARCH_HI)
+    for a in (kernel, centres, searchable):
+        a.flags.writeable = False
+    return kernel, centres, searchable
+
+
+def count_distinct(values: np.ndarray) -> int:
+    """Number of distinct values; ascending input (onsets on a grid) is counted without sorting."""
+    if len(values) == 0:
+        return 0
+    steps = np.diff(values)
+    if np.all(steps >= 0):
+        return int(np.count_nonzero(steps)) + 1
+    return len(np.unique(values))
 
 
 def swing_ratio(onset_beats: np.ndarray, weight: np.ndarray) -> SwingEstimate:
@@ -138,11 +161,11 @@ def swing_ratio(onset_beats: np.ndarray, weight: np.ndarray) -> SwingEstimate:
     near = np.abs(x - mode) <= SWING_HALF_WIDTH
     if int(near.sum()) < MIN_SWING_OFFBEATS or not SWING_SEARCH_LO <= mode <= SWING_SEARCH_HI:
         return SwingEstimate(None, int(near.sum()), 0.0)
-    swung_beats = np.unique(beat[window][near])
+    swung_beats = count_distinct(beat[window][near])
     # Long/(long+short) is measured from the played on-beat, not the grid: a player who sits
     # uniformly behind (or ahead of) the click shifts both eighths and keeps straight eighths at 0.5.
     ratio = mode - onbeat_lag_beats(phase, weight)
-    return SwingEstimate(ratio, int(near.sum()), float(len(swung_beats) / len(np.unique(beat))))
+    return SwingEstimate(ratio, int(near.sum()), float(swung_beats / count_distinct(beat)))
 
 
 def onbeat_lag_beats(phase: np.ndarray, weight: np.ndarray) -> float:
@@ -204,7 +227,10 @@ def syncopation(onset_beats: np.ndarray, beats_per_bar: float) -> float:
     bar_slots = int(round(beats_per_bar * 4))
     if bar_slots <= 0:
         raise ValueError(f"beats_per_bar must be positive, got {beats_per_bar}")
-    slots = np.unique(np.round(onset_beats * 4).astype(np.int64))
+    slots = np.round(onset_beats * 4).astype(np.int64)
+    steps = np.diff(slots)
+    # Onsets in time order give ascending slots: dropping repeats is np.unique without its sort.
+    slots = np.concatenate((slots[:1], slots[1:][steps != 0])) if np.all(steps >= 0) else np.unique(slots)
     if len(slots) < 2:
         return 0.0
     here, following = slots[:-1], slots[1:]

@@ -195,12 +195,12 @@ _JSON_LEAVES = (float, int, str, bool, type(None))
 
 def _plain(value: Any) -> Any:
     """Numpy scalars to Python ones, recursively, so the JSON writer takes them."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, dict):  # leaves kept without a call each: segment lists hold hundreds of dicts
+        return {k: v if type(v) in _JSON_LEAVES else _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         if all(type(v) in _JSON_LEAVES for v in value):  # lists from ndarray.tolist(): already plain
             return list(value)
-        return [_plain(v) for v in value]
+        return [v if type(v) in _JSON_LEAVES else _plain(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     return value

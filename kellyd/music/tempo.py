@@ -28,8 +28,8 @@ triplets; it is also a feature (near 1 for quantised files).
 
 Onset estimator: the onsets, weighted by the square root of their weight,
 are binned at `HOP_S` and smoothed by a Gaussian of `SMOOTH_S`
-(micro-timing tolerance); the autocorrelation of that envelope (unbiased,
-through the FFT) is scored at each candidate beat period P as
+(micro-timing tolerance); the autocorrelation of that envelope (unbiased;
+`kellyd.music.onset_autocorrelation`) is scored at each candidate beat period P as
 ACF(P) + 0.5 ACF(2P) + 0.5 ACF(P/2) + 0.25 ACF(P/4) (beat, half bar, eighth,
 sixteenth), times a log-normal tempo prior centred at `PRIOR_BPM` with a spread
 of `PRIOR_OCTAVES` octaves. Its phase is the peak of the weighted histogram of
@@ -40,12 +40,14 @@ bench/accuracy_midi.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 
 from kellyd.music.beat_dp import DP_HOP_S, onset_envelope, track_beats
 from kellyd.music.notes import DEFAULT_TEMPO_BPM, TempoMap, TimeSignature
+from kellyd.music.onset_autocorrelation import envelope_autocorrelation
 
 HOP_S = 0.005
 SMOOTH_S = 0.02
@@ -98,6 +100,12 @@ MAX_TIMING_FEEL_S = 0.05
 TempoSource = Literal["tempo_map", "default_confirmed", "onsets", "default"]
 
 
+def _segment(knots: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Index of the knot segment holding each `x` (ascending `knots`): the last knot at or before it,
+    0 before the first. Counting only the knots after the first needs no clipping (a hot path)."""
+    return np.searchsorted(knots[1:], x, side="right")
+
+
 @dataclass(frozen=True)
 class BeatGrid:
     """A piecewise-linear map between seconds and beats.
@@ -131,20 +139,19 @@ class BeatGrid:
     def to_beats(self, t_s: np.ndarray) -> np.ndarray:
         """Beat positions (float, quarter notes) of times `t_s` (seconds), any shape."""
         t = np.asarray(t_s, dtype=np.float64)
-        i = np.clip(np.searchsorted(self.knot_s, t, side="right") - 1, 0, len(self.knot_s) - 1)
+        i = _segment(self.knot_s, t)
         return self.knot_beat[i] + (t - self.knot_s[i]) * (self.bpm[i] / 60.0)
 
     def to_seconds(self, beats: np.ndarray) -> np.ndarray:
         """Times (seconds) of beat positions `beats`, any shape."""
         b = np.asarray(beats, dtype=np.float64)
-        i = np.clip(np.searchsorted(self.knot_beat, b, side="right") - 1, 0, len(self.knot_beat) - 1)
+        i = _segment(self.knot_beat, b)
         return self.knot_s[i] + (b - self.knot_beat[i]) * (60.0 / self.bpm[i])
 
     def seconds_per_beat(self, t_s: np.ndarray) -> np.ndarray:
         """Beat length (seconds) of the tempo in force at times `t_s`."""
         t = np.asarray(t_s, dtype=np.float64)
-        i = np.clip(np.searchsorted(self.knot_s, t, side="right") - 1, 0, len(self.knot_s) - 1)
-        return 60.0 / self.bpm[i]
+        return 60.0 / self.bpm[_segment(self.knot_s, t)]
 
 
 @dataclass(frozen=True)
@@ -227,19 +234,20 @@ def metrically_related(bpm_a: float, bpm_b: float, tolerance: float = ACC1_TOLER
     return any(abs(bpm_a / (bpm_b * r) - 1.0) <= tolerance for r in ratios)
 
 
-def _envelope_autocorrelation(onset_s: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Unbiased, normalised autocorrelation of the smoothed onset envelope; index = lag / HOP_S."""
-    idx = np.round((onset_s - onset_s.min()) / HOP_S).astype(np.int64)
-    n = int(idx[-1]) + 1 if len(idx) else 1
-    env = np.bincount(idx, weights=weight, minlength=n)
-    n_fft = 1 << int(np.ceil(np.log2(2 * n)))
-    spectrum = np.fft.rfft(env, n_fft)
-    freq_hz = np.fft.rfftfreq(n_fft, HOP_S)
-    power = (spectrum.real**2 + spectrum.imag**2) * np.exp(-((2 * np.pi * freq_hz * SMOOTH_S) ** 2))
-    acf = np.fft.irfft(power, n_fft)[:n]
-    # Unbiased: divide by the overlap, floored so the longest lags are not blown up by a handful of pairs.
-    acf = acf / np.maximum(n - np.arange(n), 0.25 * n)
-    return acf / acf[0] if acf[0] > 0 else np.zeros_like(acf)
+# The longest lag (HOP_S bins) `estimate_tempo` reads: the longest multiple of the longest beat period.
+MAX_LAG_BINS = int(np.ceil(max(m for m, _ in PERIOD_MULTIPLES) * 60.0 / MIN_BPM / HOP_S))
+
+
+@lru_cache(maxsize=1)
+def _candidates() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bpm, beat period s, tempo prior) of every candidate tempo: constants, computed once."""
+    n_cand = int(CANDIDATES_PER_OCTAVE * np.log2(MAX_BPM / MIN_BPM)) + 1
+    bpm = np.exp(np.linspace(np.log(MIN_BPM), np.log(MAX_BPM), n_cand))
+    prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
+    arrays = (bpm, 60.0 / bpm, prior)
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
 
 
 def _acf_at(acf: np.ndarray, lag_s: np.ndarray) -> np.ndarray:
@@ -269,12 +277,10 @@ def estimate_tempo(onset_s: np.ndarray, weight: np.ndarray | None = None) -> Tem
     if len(onset_s) < MIN_ONSETS_FOR_ESTIMATE or onset_s[-1] - onset_s[0] < 60.0 / MAX_BPM:
         return TempoEstimate(DEFAULT_TEMPO_BPM, float(onset_s[0]) if len(onset_s) else 0.0, 0.0)
     # Square-root compression: a loud backbeat should not drown the quieter subdivisions out.
-    acf = _envelope_autocorrelation(onset_s, np.sqrt(np.maximum(weight, 0.0)))
-    n_cand = int(CANDIDATES_PER_OCTAVE * np.log2(MAX_BPM / MIN_BPM)) + 1
-    bpm = np.exp(np.linspace(np.log(MIN_BPM), np.log(MAX_BPM), n_cand))
-    period_s = 60.0 / bpm
+    acf = envelope_autocorrelation(onset_s, np.sqrt(np.maximum(weight, 0.0)), hop_s=HOP_S, smooth_s=SMOOTH_S,
+                                   max_lag_bins=MAX_LAG_BINS + 1)  # + 1: `_acf_at` interpolates
+    bpm, period_s, prior = _candidates()
     score = sum(w * _acf_at(acf, multiple * period_s) for multiple, w in PERIOD_MULTIPLES)
-    prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
     best = int(np.argmax(score * prior))
     period = float(period_s[best])
     phase_s = onset_s[0] + phase_offset_beats((onset_s - onset_s[0]) / period, weight) * period
@@ -310,12 +316,22 @@ def phase_salience(onset_beats: np.ndarray, weight: np.ndarray) -> tuple[np.ndar
     sixteenth layer between the beats collects less weight than the beats themselves.
     """
     frac = onset_beats - np.floor(onset_beats)
-    phases = np.arange(PHASE_STEPS) / PHASE_STEPS
+    phases, kernel_spectrum = _phase_kernel()
     hist = np.bincount((frac * PHASE_STEPS).astype(np.int64) % PHASE_STEPS, weights=weight, minlength=PHASE_STEPS)
+    salience = np.fft.irfft(np.fft.rfft(hist) * kernel_spectrum, PHASE_STEPS)
+    return phases, salience
+
+
+@lru_cache(maxsize=1)
+def _phase_kernel() -> tuple[np.ndarray, np.ndarray]:
+    """(phases, spectrum of the circular Gaussian kernel) of `phase_salience`: constants, computed once."""
+    phases = np.arange(PHASE_STEPS) / PHASE_STEPS
     dist = (np.arange(PHASE_STEPS) + PHASE_STEPS // 2) % PHASE_STEPS - PHASE_STEPS // 2
     kernel = np.exp(-0.5 * (dist / (PHASE_KERNEL_BEATS * PHASE_STEPS)) ** 2)
-    salience = np.fft.irfft(np.fft.rfft(hist) * np.fft.rfft(kernel), PHASE_STEPS)
-    return phases, salience
+    spectrum = np.fft.rfft(kernel)
+    phases.flags.writeable = False
+    spectrum.flags.writeable = False
+    return phases, spectrum
 
 
 def salient_phase_offset(onset_beats: np.ndarray, weight: np.ndarray) -> tuple[float, float]:

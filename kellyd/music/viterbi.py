@@ -20,19 +20,20 @@ def viterbi_constant_switch(score: np.ndarray, switch_penalty: float) -> np.ndar
     n_frames, n_states = score.shape
     if n_frames == 0:
         return np.zeros(0, dtype=np.int64)
-    states = np.arange(n_states)
-    back = np.zeros((n_frames, n_states), dtype=np.int64)
+    # Per frame: whether each state is best reached from itself, else from the previous frame's best.
+    stays = np.ones((n_frames, n_states), dtype=bool)
+    best_prev = np.zeros(n_frames, dtype=np.int64)
     total = score[0].copy()
     for t in range(1, n_frames):
-        best_prev = int(np.argmax(total))
-        switch = total[best_prev] - switch_penalty
-        stay = total >= switch
-        back[t] = np.where(stay, states, best_prev)
-        total = np.where(stay, total, switch) + score[t]
+        best = int(total.argmax())
+        switch = total[best] - switch_penalty
+        np.greater_equal(total, switch, out=stays[t])
+        best_prev[t] = best
+        total = np.maximum(total, switch) + score[t]  # the better of staying and switching
     path = np.empty(n_frames, dtype=np.int64)
     path[-1] = int(np.argmax(total))
     for t in range(n_frames - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
+        path[t - 1] = path[t] if stays[t, path[t]] else best_prev[t]
     return path
 
 
