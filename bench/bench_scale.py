@@ -11,7 +11,8 @@ Prints one JSON line per part, for a catalog of `--small` and of `--samples` sam
   `manifest.parquet` write, which the daemon then keeps up to date);
 - fanout: the most entries one folder would hold under processed/ (from the recorded paths);
 - validate: wall time and peak memory of `kellyd validate` (default mode);
-- ingest: per-file cost of `--files` files dropped at once into a daemon holding that catalog
+- ingest: per-file cost of `--files` files dropped at once into a daemon holding that catalog (the median
+  of INGEST_ROUNDS drops, after an untimed one that starts the workers)
   (target: cost at `--samples` within 1.5x of the cost at `--small`), and the daemon's memory;
   the daemon's early validation is off here and its share is printed from the validate part:
   validate time over the growth the daemon waits for before validating again.
@@ -58,7 +59,8 @@ SPLITS = ("train", "train", "train", "train", "train", "train", "train", "val", 
 SETTLE_S = 0.5
 FEATURES_DIR = PurePosixPath("processed", "features")
 JOB_CHAIN = json.dumps(["import", "annotate", "features"])
-INGEST_ROUNDS = 3  # drops per size; the median is the figure (one drop of 200 files takes 1-3 s)
+INGEST_ROUNDS = 5  # timed drops per size; the median is the figure
+WARMUP_FILES = 20  # an untimed first drop: the workers start lazily
 
 
 def generated_sample(index: int) -> tuple[Sample, str]:
@@ -190,16 +192,18 @@ def ingest_cost(tree, count: int, files: int, rounds: int = INGEST_ROUNDS) -> di
         proc = psutil.Process(daemon.proc.pid)
         rss_before_mb = proc.memory_info().rss / 2**20
         drop = tree.inbox / DATASET / "straight"
-        for _ in range(rounds):
+        for round_no in range(rounds + 1):  # the first drop, a small one, starts the workers and is not counted
             staged = tree.root / "staged"
             before = catalog_count(tree)
+            dropped = WARMUP_FILES if round_no == 0 else files
             # Files no run of this tree dropped before (a kept tree, --keep, is dropped into again).
-            write_small_midis(staged / "straight", files, start=(before - count) % 100_000)
+            write_small_midis(staged / "straight", dropped, start=(before - count) % 100_000)
             time.sleep(SETTLE_S + 0.1)
             started = time.monotonic()
             os.rename(staged / "straight", drop)  # (replaces the folder the last round emptied)
-            wait_for(lambda: catalog_count(tree) >= before + files, 1200, "every file in the catalog", interval_s=0.01)
-            per_file_ms.append(1000 * (time.monotonic() - started) / files)
+            wait_for(lambda: catalog_count(tree) >= before + dropped, 1200, "every file in the catalog", interval_s=0.01)
+            if round_no:
+                per_file_ms.append(1000 * (time.monotonic() - started) / files)
             wait_for(lambda: not drop.exists() or not any(drop.iterdir()), 60, "the inbox emptied (move mode)")
         rss_after_mb = proc.memory_info().rss / 2**20
     finally:
@@ -243,7 +247,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=1_000)
-    parser.add_argument("--files", type=int, default=200, help="real files dropped for the ingest cost")
+    parser.add_argument("--files", type=int, default=500, help="real files in each timed drop for the ingest cost")
     parser.add_argument("--only", nargs="*", default=["status", "fanout", "validate", "ingest"],
                         choices=("status", "fanout", "validate", "ingest"))
     parser.add_argument("--keep", type=Path, help="build the trees under this folder and reuse them in later runs")

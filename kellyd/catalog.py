@@ -21,6 +21,7 @@ from kellyd.sample import Sample
 
 SCHEMA_VERSION = 1
 WRITER_CACHE_KIB = 32 * 1024  # the writing connection's page cache (SQLite's default: 2 MB)
+WAL_CHECKPOINT_PAGES = 8192  # pages of WAL before an automatic checkpoint (SQLite's default: 1,000)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
@@ -154,6 +155,9 @@ class Catalog:
             # A writer inserts into indexes keyed by hashes (sample id, sha256), so every insert lands on a
             # random page: at a million samples SQLite's default 2 MB page cache missed on most of them.
             self.db.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+            # Checkpoints copy the WAL's pages into the catalog file, one random page each in a large catalog:
+            # a longer WAL between them (32 MB, not 4 MB) writes a page changed by several commits once.
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
         self.db.execute("PRAGMA busy_timeout=10000")
         if not readonly:
             self._migrate()
