@@ -125,3 +125,43 @@ def load_layouts(path: Path) -> dict[str, RowFileLayout]:
         return {}
     found = {name: layout_from_json(value) for name, value in data.items() if isinstance(value, dict)}
     return {name: layout for name, layout in found.items() if layout is not None}
+
+
+def manifest_fields(path: Path, fields: tuple[str, ...]) -> dict[str, tuple]:
+    """sample_id -> the values of `fields` of every entry of a manifest, without holding the whole
+    document: a manifest in the layout this module writes (one entry a line) is read a line at a time
+    (400 MB of JSON at 1,000,000 samples is several GB as Python objects); any other layout (a file
+    edited or pretty-printed by hand) is parsed whole. Raises OSError, or ValueError when it is not a
+    manifest (with the reason)."""
+
+    def pick(entries) -> dict[str, tuple]:
+        found = {}
+        for entry in entries:
+            if isinstance(entry, dict) and isinstance(entry.get("sample_id"), str):
+                found[entry["sample_id"]] = tuple(entry.get(f) for f in fields)
+        return found
+
+    with open(path, "rb") as f:
+        head = f.readline().decode("utf-8", errors="replace")
+        if head.rstrip("\n").endswith(SAMPLES_KEY):
+            try:
+                return pick(_line_entries(f))
+            except ValueError:
+                pass  # not one entry a line after all: read whole below
+    document = json.loads(Path(path).read_bytes())
+    entries = document.get("samples") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError('has no "samples" list')
+    return pick(entries)
+
+
+def _line_entries(lines) -> Iterator[dict]:
+    """The entries of the lines after the head, up to the foot; ValueError at a line that is neither."""
+    for raw in lines:
+        line = raw.decode("utf-8").strip()
+        if line == MANIFEST_FOOT.decode().strip():
+            if next(lines, None) is not None:
+                raise ValueError("text after the end of the manifest")
+            return
+        yield json.loads(line[:-1] if line.endswith(",") else line)
+    raise ValueError("the manifest ends without closing its samples")

@@ -129,3 +129,27 @@ def test_a_kernel_copy_larger_than_the_sync_step_is_whole(tmp_path):
     finally:
         os.close(fd)
     assert (tmp_path / "copy.bin").read_bytes() == b"head" + data[100:-100] + b"foot"
+
+
+def test_manifest_fields_read_a_line_at_a_time_or_whole(tmp_path):
+    """The exporter's layout is read a line at a time; a hand-edited or pretty-printed manifest, whole."""
+    import pytest
+
+    from kellyd.listing import manifest_fields
+
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    add(catalog, [sample(n) for n in range(50)], 1.0)
+    write_listings(catalog, DATASET, tmp_path, now=NOW)
+    path = tmp_path / MANIFEST_NAME
+    whole = json.loads(path.read_bytes())
+    expected = {e["sample_id"]: (e["sha256"], e["split"]) for e in whole["samples"]}
+    assert manifest_fields(path, ("sha256", "split")) == expected
+    path.write_text(json.dumps(whole, indent=2))  # another layout
+    assert manifest_fields(path, ("sha256", "split")) == expected
+    path.write_text(json.dumps(whole)[:-40])  # cut short
+    with pytest.raises(ValueError):
+        manifest_fields(path, ("sha256",))
+    path.write_text('{"dataset_id": "d"}')
+    with pytest.raises(ValueError, match="no \"samples\" list"):
+        manifest_fields(path, ("sha256",))
+    catalog.close()

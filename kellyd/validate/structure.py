@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from kellyd.listing import manifest_fields
 from kellyd.sample import Sample
 from kellyd.splits import SPLITS
 from kellyd.validate.checks import Limits, make_reason
@@ -75,22 +76,16 @@ def check_manifest(root: Path, samples: Sequence[Sample], limits: Limits = Limit
     path = root / "manifest.json"
     if not path.is_file():
         return []  # reported by check_layout
-    manifest, problem = _load_json(path)
-    entries = manifest.get("samples") if isinstance(manifest, dict) else None
-    if problem is None and not isinstance(entries, list):
-        problem = 'has no "samples" list'
-    if problem is not None:
+    try:
+        listed = manifest_fields(path, ("sha256", "split"))
+    except (OSError, ValueError) as exc:
+        problem = str(exc) if str(exc).startswith("has no") else f"does not parse: {exc}"
         return [make_reason("structure", "manifest_invalid", "error", f"manifest.json {problem}",
                             ("manifest.json",), limits)]
-    listed: dict[str, Mapping[str, Any]] = {}
-    for entry in entries:  # type: ignore[union-attr]
-        if isinstance(entry, dict) and isinstance(entry.get("sample_id"), str):
-            listed[entry["sample_id"]] = entry
     ours = {s.sample_id: s for s in samples}
     only_manifest = sorted(listed.keys() - ours.keys())
     only_catalog = sorted(ours.keys() - listed.keys())
-    differing = sorted(i for i in listed.keys() & ours.keys()
-                       if listed[i].get("sha256") != ours[i].sha256 or listed[i].get("split") != ours[i].split)
+    differing = sorted(i for i in listed.keys() & ours.keys() if listed[i] != (ours[i].sha256, ours[i].split))
     if not (only_manifest or only_catalog or differing):
         return []
     parts = []
