@@ -46,6 +46,8 @@ DETAIL_CHARS = 2000
 FINISHED_CODES = (EXIT_OK, EXIT_QUARANTINED)
 # A stopping daemon gives a running job's command this long to exit on SIGTERM before it kills it.
 JOB_STOP_GRACE_S = 5.0
+# After its command ended, a job records its end in the catalog; shutdown waits this long for that.
+JOB_RECORD_WAIT_S = 15.0
 # How often the daemon compares each dataset's originals with the last validation's count.
 AFTER_SAMPLES_CHECK_S = 30.0
 # An early validation also waits for the dataset to grow by this share of what the last one counted:
@@ -270,6 +272,8 @@ class DaemonScheduler:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.processes = JobProcesses()
+        self._running_jobs = 0  # jobs between start and their recorded end (see shutdown)
+        self._jobs_changed = threading.Condition()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": int(cfg.schedule.misfire_grace_s)})
         self._specs: dict[str, str] = {}
@@ -308,6 +312,16 @@ class DaemonScheduler:
                                    next_run_time=None if first is None else datetime.fromtimestamp(first, timezone.utc))
 
     def _run(self, job_id: str) -> None:
+        with self._jobs_changed:
+            self._running_jobs += 1
+        try:
+            self._run_job(job_id)
+        finally:
+            with self._jobs_changed:
+                self._running_jobs -= 1
+                self._jobs_changed.notify_all()
+
+    def _run_job(self, job_id: str) -> None:
         job = job_commands(self.cfg)[job_id]
         started = time.time()
         log.info("scheduled_job_started", job=job_id)
@@ -396,5 +410,10 @@ class DaemonScheduler:
         ended = self.processes.stop(grace_s)
         if ended:
             log.warning("scheduled_jobs_ended", count=ended, reason="the daemon is stopping", runs_again="at its next time")
+        # Waited for here, not by APScheduler's shutdown(wait=True): that holds the job store's lock while it
+        # waits, and a finishing job reads its next run time under the same lock (a deadlock).
+        with self._jobs_changed:
+            if not self._jobs_changed.wait_for(lambda: self._running_jobs == 0, timeout=JOB_RECORD_WAIT_S):
+                log.warning("scheduled_job_not_recorded", reason="still recording its end at shutdown")
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=False)

@@ -45,7 +45,11 @@ def read_manifest(root: Path | str, dataset_id: str | None = None) -> DatasetMan
     try:
         document = json.loads(raw)
         dataset_id = dataset_id or document.get("dataset_id") or root.name
-        samples = tuple(Sample.from_json({"dataset_id": dataset_id, **entry}) for entry in document["samples"])
+        # Ordered by sample id, not as the file lists them (the catalog's order, which depends on when each
+        # sample arrived): what a training run reads, and so its result, does not depend on how the
+        # manifest was written.
+        samples = tuple(sorted((Sample.from_json({"dataset_id": dataset_id, **entry}) for entry in document["samples"]),
+                               key=lambda s: s.sample_id))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UnusableData(f"{path} is not a kellyd manifest: {exc}") from None
     return DatasetManifest(dataset_id, root, samples, hashlib.sha256(raw).hexdigest())

@@ -4,6 +4,7 @@ previews land in staging, the chain imports them, licence and author reach the m
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -77,3 +78,27 @@ def test_no_key_skips_with_one_clear_line(tmp_path, monkeypatch):
     proc = run_cli(tree, "freesound", "pull")
     assert proc.returncode == 4
     assert "skipped" in proc.stdout and "FREESOUND_API_KEY" in (proc.stdout + proc.stderr)
+
+
+def test_sigterm_during_a_scheduled_pull_ends_it_and_stops_within_seconds(tmp_path, monkeypatch):
+    """A scheduled job still running at SIGTERM (here a pull waiting on a server that answers after a
+    minute) is ended and recorded as failed; the daemon stops within seconds, not after the job."""
+    with FakeFreesound(api_key=KEY, preview_bytes=b"", slow_s=60.0) as server:
+        populate(server, ["happy"], ["piano"], per_query=2)
+        server.fault(("search", "happy piano", 1), "slow")
+        datasets = {"emo": {"target_model": "EmotionRecognizer", "chain": ["import", "annotate"]}}
+        tree = make_tree(tmp_path, datasets=datasets, extra={
+            "schedule": {"freesound": "1s"},
+            "freesound": {"enabled": True, "dataset": "emo", "base_url": server.base_url, "emotions": ["happy"],
+                          "instruments": ["piano"], "target_per_combination": 2, "timeout_s": 90.0}})
+        monkeypatch.setenv("FREESOUND_API_KEY", KEY)
+        daemon = DaemonProcess(tree)
+        daemon.wait_started()
+        wait_for(lambda: server.paths("/apiv2/search"), 60, "the pull's search request at the server")
+        started = time.monotonic()
+        assert daemon.stop(timeout_s=30) == 0
+        assert time.monotonic() - started < 15.0
+        log = daemon.log_text()
+        assert "scheduled_jobs_ended" in log and "scheduled_job_not_recorded" not in log
+        status = json.loads(run_cli(tree, "status", "--json").stdout)
+        assert status["schedule"]["freesound"]["last_status"] == "failed"
