@@ -7,9 +7,10 @@ exported at once, a burst of files rewrites the manifest at most every `debounce
 
 What a write costs follows what changed: the annotation files of the changed
 samples only (written together, fsynced together before the manifest that lists
-them), and the manifest is a join of the rows the catalog keeps serialised, no
-sample is encoded again. The pause between two manifest writes grows with the
-time that join took (`max_busy_share`), so a large dataset rewrites it less often,
+them), and the manifest and split files are rewritten from the first changed row
+on, the rows before it copied from the last version (`kellyd.listing`), from the
+rows the catalog keeps serialised. The pause between two manifest writes grows with
+the time that took (`max_busy_share`), so a large dataset rewrites it less often,
 but never by more than `MAX_PAUSE_S`: under a steady drop the manifest stays
 seconds, not minutes, behind the catalog.
 
