@@ -89,14 +89,19 @@ def write_row_file(path: Path, *, head: bytes, foot: bytes, fmt: RowFormat,
     path = Path(path)
     resume = resume_point(layout, path, from_rowid)
     if resume is not None:
-        written = _write(path, head, foot, fmt, rows_from, layout, resume)
-        if expected_rows is None or written.rows == expected_rows:
-            return RowFileWrite(written, resumed=True)
-    return RowFileWrite(_write(path, head, foot, fmt, rows_from, None, (0, 0, 0)), resumed=False)
+        try:
+            return RowFileWrite(_write(path, head, foot, fmt, rows_from, layout, resume, expected_rows), resumed=True)
+        except _RowsMissing:
+            pass  # the resumed file was never put in place
+    return RowFileWrite(_write(path, head, foot, fmt, rows_from, None, (0, 0, 0), None), resumed=False)
+
+
+class _RowsMissing(Exception):
+    """A resumed write came out with another row count than the catalog's: it is abandoned before its rename."""
 
 
 def _write(path: Path, head: bytes, foot: bytes, fmt: RowFormat, rows_from: Callable[[int], Iterable[tuple[int, str]]],
-           layout: RowFileLayout | None, resume: tuple[int, int, int]) -> RowFileLayout:
+           layout: RowFileLayout | None, resume: tuple[int, int, int], expected_rows: int | None) -> RowFileLayout:
     start_rowid, keep_until, kept_rows = resume
     rowids: list[int] = []
     offsets: list[int] = []
@@ -122,6 +127,8 @@ def _write(path: Path, head: bytes, foot: bytes, fmt: RowFormat, rows_from: Call
             body_end += len(data)
             rows += 1
             last_rowid = rowid
+        if expected_rows is not None and rows != expected_rows:
+            raise _RowsMissing  # inside atomic_write_bytes: the temp file goes, the old file stays
         yield foot
 
     if layout is None:

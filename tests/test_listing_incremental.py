@@ -70,6 +70,7 @@ def test_incremental_listings_equal_whole_ones(tmp_path, monkeypatch):
         monkeypatch.undo()
         write_listings(catalog, DATASET, whole, now=NOW)
         assert files(inc) == files(whole)
+        assert not [p for p in inc.rglob("*") if p.name.endswith(".tmp")]  # an abandoned resume leaves nothing
         manifest = json.loads((inc / MANIFEST_NAME).read_bytes())
         assert len(manifest["samples"]) == catalog.sample_count(DATASET) == layouts[MANIFEST_NAME].rows
         if at_least_kept is not None:  # the rows before the change were copied, not encoded (from the last mark)
