@@ -222,7 +222,7 @@ class Exporter:
                     self._shown[dataset_id] = catalog_state(catalog, dataset_id)["changed_at"]
                     # The listings keep their rows before the first changed sample (see kellyd.listing);
                     # the first write of this process writes them whole.
-                    kept = self._layouts_path(dataset_id)
+                    kept = layouts_path(self.catalog_path, dataset_id)
                     layouts = self._layouts.pop(dataset_id, None)
                     if layouts is None:  # the first write of this process: the last one's layouts, if kept
                         layouts = load_layouts(kept)
@@ -249,9 +249,6 @@ class Exporter:
         if disk_full:
             return DISK_FULL_RETRY_S
         return busy_share_pause_s(rewrite_s, self.max_busy_share) if dirty else 0.0
-
-    def _layouts_path(self, dataset_id: str) -> Path:
-        return layouts_path(self.catalog_path, dataset_id)
 
     def _changed_since_shown(self, catalog: Catalog, dataset_id: str, root: Path) -> set[str]:
         """Samples changed at or after the newest change the last manifest showed (empty when unknown)."""
