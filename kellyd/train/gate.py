@@ -209,11 +209,12 @@ def judge(challenger: torch.nn.Module, data: ModelData, classical_val: np.ndarra
         return GateResult("promoted", f"{skipped}; every head beats its baselines on validation "
                           f"(score {ours:.4f})", ours, 1.0, None, verdicts, None)
     if ours < theirs:
-        return GateResult("promoted", f"every head beats its baselines and the validation score {ours:.4f} beats "
-                          f"the current model {champion_version} ({theirs:.4f})", ours, 1.0, theirs, verdicts,
+        return GateResult("promoted", f"every head beats its baselines and the validation score {ours:.4f} (error against "
+                          f"the baselines, lower is better) beats the current model {champion_version} "
+                          f"({theirs:.4f})", ours, 1.0, theirs, verdicts,
                           champion_version)
-    return GateResult("kept_champion", f"validation score {ours:.4f} does not beat the current model "
-                      f"{champion_version} ({theirs:.4f})", ours, 1.0, theirs, verdicts, champion_version)
+    return GateResult("kept_champion", f"validation score {ours:.4f} (error against the baselines, lower is "
+                      f"better) does not beat the current model {champion_version} ({theirs:.4f})", ours, 1.0, theirs, verdicts, champion_version)
 
 
 def _in_our_units(outputs: np.ndarray, their_heads: Sequence[Head], our_heads: Sequence[Head]) -> np.ndarray:
