@@ -22,7 +22,7 @@ from pathlib import Path
 
 from kellyd.catalog import Catalog
 from kellyd.config import load_config
-from kellyd.export import out_of_date, write_annotation, write_manifest
+from kellyd.export import out_of_date, write_annotations, write_manifest
 from kellyd.rebuild import catalog_problem, rebuild_catalog
 from kellyd.sample import Sample, sample_id_for
 
@@ -67,8 +67,8 @@ def main() -> None:
                 catalog.put_sample(s, now=1_000_000.0 + i, label="happy")
                 (dataset_root / s.file_path).write_bytes(b"MThd")  # the rebuild only checks it is there
         write_manifest(catalog, DATASET, dataset_root)
-        for s in catalog.samples(DATASET)[:1000]:  # annotation files: enough to show the per-file cost
-            write_annotation(catalog, DATASET, s.sample_id, dataset_root)
+        # annotation files: enough to show the per-file cost
+        write_annotations(catalog, DATASET, [s.sample_id for s in catalog.samples(DATASET)[:1000]], dataset_root)
         size_mb = cfg.catalog_path.stat().st_size / 1e6
         _, thorough_s = timed(lambda: catalog_problem(cfg.catalog_path))
         _, cheap_s = timed(lambda: catalog_problem(cfg.catalog_path, thorough=False))

@@ -8,17 +8,18 @@ replaces another is still fsynced before its rename: a committed sample may
 point at the old one, and a crash must leave it whole.
 
 The file gets the mode an ordinary `open(path, "w")` would give, 0666 less the process umask
-(0644 under the usual umask 022, 0640 under a service's 027): dataset folders are read by the
-people and jobs that train. `mkstemp` alone would leave every file 0600.
+(0644 under the usual umask 022, 0640 under a service's 027): the temp file is created with 0666 and
+the kernel takes the umask off (`mkstemp` would leave every file 0600). Dataset folders are read by
+the people and jobs that train.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import sys
-import tempfile
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -31,6 +32,8 @@ TEMP_SUFFIX = ".tmp"
 _TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 _UMASK_LOCK = threading.Lock()
 COPY_SYNC_BYTES = 16 << 20  # see CopyRange
+TEMP_NAME_TRIES = 100  # random 32-bit temp names; one can clash only with another writer's temp file
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
 def current_umask() -> int:
@@ -182,28 +185,55 @@ class CopyRange:
         out.seek(0, os.SEEK_END)
 
 
+def _open_temp(folder: Path, name: str) -> tuple[int, Path]:
+    """A new temp file `.<name>.XXXXXXXX.tmp` in `folder`, open for writing, created with mode 0666 for
+    the kernel to take the umask (or the folder's default ACL) off, as `open(path, "w")` does. The
+    folder is made only when the create says it is missing (a write into an existing folder costs no
+    mkdir)."""
+    stem = f"{TEMP_PREFIX}{temp_stem(name)}."
+    for _ in range(TEMP_NAME_TRIES):
+        tmp = folder / f"{stem}{random.getrandbits(32):08x}{TEMP_SUFFIX}"
+        try:
+            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
+        except FileNotFoundError:
+            folder.mkdir(parents=True, exist_ok=True)
+            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temp name in {folder} after {TEMP_NAME_TRIES} tries")
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def atomic_write_bytes(path: Path, data: bytes | Iterable[bytes | CopyRange]) -> None:
     """Replace `path` with `data` so a reader sees the old file or the new one, never a part."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     group = _open_group.get()
-    # Outside a group, or over an existing file, the data is on disk before the rename.
-    sync_now = group is None or os.path.lexists(path)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{temp_stem(path.name)}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    fd, tmp = _open_temp(path.parent, path.name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), new_file_mode())
-            if isinstance(data, (bytes, bytearray, memoryview)):
-                f.write(data)
-            else:
+        # Outside a group, or over an existing file, the data is on disk before the rename.
+        sync_now = group is None or os.path.lexists(path)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            try:
+                _write_all(fd, data)
+                if sync_now:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        else:
+            with os.fdopen(fd, "wb") as f:
                 for chunk in data:
                     if isinstance(chunk, CopyRange):
                         chunk.copy_to(f)
                     else:
                         f.write(chunk)
-            f.flush()
-            if sync_now:
-                os.fsync(f.fileno())
+                f.flush()
+                if sync_now:
+                    os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -34,7 +34,7 @@ DOCS: dict[str, str] = {
     "schedule.synthesize": "when to synthesize what each dataset still lacks to reach its model's targets",
     "schedule.synthesize_max_pieces": "most synthetic pieces one scheduled fill writes per dataset",
     "schedule.validate_after_samples": "validate early once a dataset holds this many more original samples than its "
-                                       "last validation report counted, and 10 % more than it counted (augmented children do not count; 0: never)",
+                                       "last validation report counted, and 10 % more than it counted, once the files in flight are done (augmented children do not count; 0: never)",
     "schedule.misfire_grace_s": "a job missed while the machine slept still runs if it is at most this late",
     "logging.format": "'auto' (readable on a terminal, JSON lines otherwise), 'console' or 'json'",
     "logging.level": "'debug', 'info', 'warning' or 'error'",

@@ -203,7 +203,7 @@ class Daemon:
             else:
                 self.changes.wakeup.wait(TICK_S if len(self.settle) else 0.5)
             self.changes.wakeup.clear()
-            self.scheduler.after_samples(self.runner.take_new_sample_counts())
+            self.scheduler.after_samples(self.runner.take_new_sample_counts(), busy=self._busy())
             if self.changes.rescan_requested.is_set() or now_mono >= next_rescan:
                 self.changes.rescan_requested.clear()
                 self._start_scan()
@@ -259,6 +259,12 @@ class Daemon:
             # A name that is not UTF-8 cannot be in the catalog (and cannot be asked about): noted, then refused.
             if not is_valid_text(path) or not self.catalog.import_waiting(path):
                 self.settle.note(path, now_s=now_mono)
+
+    def _busy(self) -> bool:
+        """Files being found, settling or waiting for their steps: early validation waits for the end
+        of such a burst (DaemonScheduler.after_samples)."""
+        scanning = self._scan_thread is not None and self._scan_thread.is_alive()
+        return scanning or len(self.settle) > 0 or self.runner.busy(now=time.time())
 
     def _start_scan(self, roots: list[Path] | None = None) -> None:
         if self._scan_thread is not None and self._scan_thread.is_alive():

@@ -29,7 +29,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Callable
+from typing import Callable, Iterable
 
 import structlog
 
@@ -49,6 +49,7 @@ DISK_FULL_RETRY_S = 5.0
 MAX_PAUSE_S = 4.0  # the busy-share pause never holds a manifest back longer than this
 HEAD_BYTES = 4096
 ANNOTATIONS_DIR = PurePosixPath("annotations")
+ANNOTATION_QUERY_IDS = 500  # sample ids per catalog query when annotation files are written (SQLite allows 32,766)
 LAYOUTS_DIR = "listings"  # under the state folder: where each dataset's listing rows lie (kellyd.listing)
 
 
@@ -109,7 +110,7 @@ def out_of_date(catalog: Catalog, dataset_id: str, root: Path) -> set[str] | Non
 def annotation_path(root: Path, sample_id: str) -> Path:
     """`annotations/<3 hex>/<sample_id>.json`: sharded like processed/ (kellyd.shard), since the folder gets
     one file per sample. Datasets written before keep their flat `annotations/<sample_id>.json` until
-    the sample's annotation is written again (see `write_annotation`)."""
+    the sample's annotation is written again (see `write_annotations`)."""
     return Path(root) / sample_file(ANNOTATIONS_DIR, sample_id, f"{sample_id}.json")
 
 
@@ -121,15 +122,34 @@ def annotated_ids(root: Path) -> set[str]:
     return found
 
 
-def write_annotation(catalog: Catalog, dataset_id: str, sample_id: str, root: Path) -> None:
-    row = catalog.db.execute("SELECT manifest FROM samples WHERE dataset_id = ? AND sample_id = ?",
-                             (dataset_id, sample_id)).fetchone()
-    path = annotation_path(root, sample_id)
-    (Path(root) / ANNOTATIONS_DIR / f"{sample_id}.json").unlink(missing_ok=True)  # a flat one from before sharding
-    if row is None:
-        path.unlink(missing_ok=True)
-        return
-    atomic_write_bytes(path, row[0].encode("utf-8"))
+def write_annotations(catalog: Catalog, dataset_id: str, sample_ids: Iterable[str], root: Path) -> None:
+    """Write the annotation file of each sample from its catalog row; remove those of samples gone from
+    the catalog, and any flat file from before sharding (only looked for when the folder still has some)."""
+    wanted = sorted(sample_ids)
+    flat_dir = Path(root) / ANNOTATIONS_DIR
+    flat_left = _has_flat_annotations(flat_dir)
+    for start in range(0, len(wanted), ANNOTATION_QUERY_IDS):
+        chunk = wanted[start:start + ANNOTATION_QUERY_IDS]
+        marks = ",".join("?" * len(chunk))
+        rows = dict(catalog.db.execute(f"SELECT sample_id, manifest FROM samples WHERE dataset_id = ? AND "
+                                       f"sample_id IN ({marks})", (dataset_id, *chunk)))
+        for sample_id in chunk:
+            if flat_left:
+                (flat_dir / f"{sample_id}.json").unlink(missing_ok=True)
+            path = annotation_path(root, sample_id)
+            row = rows.get(sample_id)
+            if row is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write_bytes(path, row.encode("utf-8"))
+
+
+def _has_flat_annotations(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(e.name.endswith(".json") and not e.name.startswith(".") for e in entries)
+    except FileNotFoundError:
+        return False
 
 
 def layouts_path(catalog_path: Path, dataset_id: str) -> Path:
@@ -215,8 +235,7 @@ class Exporter:
                 with _snapshot(catalog):
                     changed = sample_ids | self._changed_since_shown(catalog, dataset_id, root)
                     with write_group() as annotations:
-                        for sample_id in changed:
-                            write_annotation(catalog, dataset_id, sample_id, root)
+                        write_annotations(catalog, dataset_id, changed, root)
                         annotations.sync()  # on disk before the manifest that lists them
                     started = time.monotonic()
                     self._shown[dataset_id] = catalog_state(catalog, dataset_id)["changed_at"]

@@ -188,6 +188,10 @@ class Runner:
 
     # -- dispatch -------------------------------------------------------------------
 
+    def busy(self, *, now: float) -> bool:
+        """Steps in flight, or steps due now that wait for a worker (a retry waiting out its backoff is not work)."""
+        return bool(self.in_flight) or bool(self.catalog.runnable_jobs(now=now, limit=1))
+
     def dispatch(self, *, now: float) -> int:
         self.watch_workers()
         self._retire_idle_workers(time.monotonic())

@@ -279,6 +279,7 @@ class DaemonScheduler:
         self._specs: dict[str, str] = {}
         self._validated: dict[str, int] = {}
         self._next_check_s = 0.0
+        self._samples_unchecked = False  # the runner added samples since the last after_samples check
         self.blockers: dict[str, str] = {}
 
     def start(self) -> None:
@@ -364,15 +365,23 @@ class DaemonScheduler:
         finally:
             catalog.close()
 
-    def after_samples(self, new_counts: Mapping[str, int] | None = None, *, now_s: float | None = None) -> list[str]:
+    def after_samples(self, new_counts: Mapping[str, int] | None = None, *, busy: bool = False,
+                      now_s: float | None = None) -> list[str]:
         """Run validation early once a dataset has `validate_after_samples` more originals than its last
         validation counted. Counted in the catalog, as the report counts them, so samples another process
         added (a synthesize job, `kellyd import`) count too; checked at most every AFTER_SAMPLES_CHECK_S
-        unless the runner just added samples. Returns the datasets found due."""
+        unless the runner added samples since the last check. While the runner is `busy` (files in
+        flight or settling) nothing is checked: a validation in the middle of a burst would take a core
+        from it and judge a dataset that is still changing; the check runs once the burst is done. A
+        stream that never pauses is validated at the job's scheduled times. Returns the datasets found due."""
         now_s = time.time() if now_s is None else now_s
         threshold = self.cfg.schedule.validate_after_samples
-        if threshold == 0 or (not new_counts and now_s < self._next_check_s):
+        if threshold == 0:
             return []
+        self._samples_unchecked = self._samples_unchecked or bool(new_counts)
+        if busy or (not self._samples_unchecked and now_s < self._next_check_s):
+            return []
+        self._samples_unchecked = False
         self._next_check_s = now_s + AFTER_SAMPLES_CHECK_S
         originals = read_originals(self.cfg.catalog_path)
         due = validation_due(originals, self._validated, threshold)

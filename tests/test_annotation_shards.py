@@ -7,7 +7,7 @@ import hashlib
 import json
 
 from kellyd.catalog import Catalog
-from kellyd.export import annotated_ids, annotation_path, out_of_date, write_annotation, write_manifest
+from kellyd.export import annotated_ids, annotation_path, out_of_date, write_annotations, write_manifest
 from kellyd.sample import Sample, sample_id_for
 
 
@@ -29,8 +29,7 @@ def test_annotations_go_to_shards_and_flat_ones_move_there(tmp_path):
     (root / "annotations" / f"{gone.sample_id}.json").write_text("{}")  # a sample no longer in the catalog
     assert annotated_ids(root) == {kept.sample_id, gone.sample_id}
     assert out_of_date(catalog, "d", root) == {kept.sample_id, gone.sample_id}  # no manifest yet: both
-    for sample_id in (kept.sample_id, gone.sample_id):
-        write_annotation(catalog, "d", sample_id, root)
+    write_annotations(catalog, "d", [kept.sample_id, gone.sample_id], root)
     sharded = annotation_path(root, kept.sample_id)
     assert sharded.parent.name == kept.sample_id[:3] and sharded.parent.parent == root / "annotations"
     assert json.loads(sharded.read_bytes())["annotations"] == {"emotion": "happy"}

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+import hashlib
+
+from kellyd.catalog import Catalog
 from kellyd.config import load_config
+from kellyd.sample import Sample, sample_id_for
 from kellyd.progress import EpochLog
-from kellyd.schedule import anchored_trigger, first_run_s, job_blockers, validation_due
+from kellyd.schedule import DaemonScheduler, anchored_trigger, first_run_s, job_blockers, validation_due
 from kellyd.synth.synthesize import GENERATORS, spread_over_families
 from kellyd.taxonomy import BASE_EMOTION_NAMES, EMOTIONS
 from tests.daemon.harness import make_tree
@@ -38,6 +42,27 @@ def test_a_large_dataset_waits_for_a_tenth_more_before_validating_early():
     # the early run waits for 10 % growth, so its cost per new file does not grow with the dataset.
     assert validation_due({"small": 4_500, "large": 100_500}, {"small": 4_000, "large": 100_000}, 500) == ["small"]
     assert validation_due({"large": 110_000}, {"large": 100_000}, 500) == ["large"]
+
+
+def test_early_validation_waits_until_the_burst_is_done(tmp_path):
+    tree = make_tree(tmp_path, datasets={"d": {"target_model": "EmotionRecognizer"}},
+                     extra={"schedule": {"validate": "1d", "validate_after_samples": 3}})
+    cfg = load_config(tree.config)
+    catalog = Catalog(cfg.catalog_path)
+    with catalog.transaction():
+        for n in range(4):
+            sha = hashlib.sha256(f"burst-{n}".encode()).hexdigest()
+            catalog.put_sample(Sample(dataset_id="d", origin_path="", sample_id=sample_id_for(sha), sha256=sha,
+                                      kind="midi", file_path=f"raw/midi/{n}.mid"), now=1.0)
+    catalog.close()
+    scheduler = DaemonScheduler(cfg)
+    # Files still in flight: 4 new originals are enough, but nothing is checked or started yet.
+    assert scheduler.after_samples({"d": 4}, busy=True, now_s=NOW) == []
+    assert scheduler.after_samples(None, busy=True, now_s=NOW + 1) == []
+    # The burst is done: the samples it added are checked at once (no new counts needed), then not again.
+    assert scheduler.after_samples(None, busy=False, now_s=NOW + 2) == ["d"]
+    assert scheduler.after_samples(None, busy=False, now_s=NOW + 3) == []
+    assert scheduler.scheduler.get_job("validate-now") is not None
 
 
 def test_a_missing_freesound_key_blocks_the_pull(tmp_path):

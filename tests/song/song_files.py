@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from tests.song.synth_audio import SR_HZ, add, click_track, kick, progression
+from tests.song.synth_audio import SR_HZ, progression
 
 REPO = Path(__file__).resolve().parents[2]
 POP909_001 = REPO / "tests" / "corpus" / "pop909" / "001" / "001.mid"
@@ -28,12 +28,10 @@ def song(seconds: float = 12.0) -> tuple[np.ndarray, int]:
         wav = render_wav_bytes(renderer, POP909_001, sr_hz=SR_HZ, duration_s=seconds)
         y, sr = sf.read(io.BytesIO(wav), dtype="float32")
         return y, sr
-    # I-vi-IV-V in C at 100 bpm, a kick on each bar, clicks on the beats.
-    y = progression([(60, 64, 67), (57, 60, 64), (53, 57, 60), (55, 59, 62)] * 4, bpm=100.0)[: int(seconds * SR_HZ)]
-    y = np.pad(y, (0, max(0, int(seconds * SR_HZ) - len(y))))
-    y += 0.5 * click_track(100.0, seconds)[: len(y)]
-    for bar_s in np.arange(0.5, seconds, 2.4):
-        add(y, kick(), bar_s)
+    # I-vi-IV-V in C at 100 bpm over a click on each beat and a kick on each bar (synth_audio.progression).
+    y, _chord_s = progression([(60, 64, 67), (57, 60, 64), (53, 57, 60), (55, 59, 62)], bpm=100.0, repeats=4)
+    samples = int(seconds * SR_HZ)
+    y = np.pad(y[:samples], (0, max(0, samples - len(y))))
     return (0.5 * y / np.abs(y).max()).astype(np.float32), SR_HZ
 
 
