@@ -26,7 +26,6 @@ import os
 import threading
 import time
 from collections import defaultdict
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable
@@ -37,8 +36,8 @@ from kellyd.atomic import atomic_write_bytes, write_group
 from kellyd.catalog import Catalog
 from kellyd.diskspace import is_disk_full
 from kellyd.parquet_refresh import ParquetRefresher
-from kellyd.listing import (MANIFEST_NAME, SAMPLES_KEY, catalog_state, first_changed_rowid, load_layouts, save_layouts,
-                            write_listings, write_manifest_file)
+from kellyd.listing import (MANIFEST_NAME, SAMPLES_KEY, catalog_state, first_changed_rowid, load_layouts,
+                            read_snapshot, save_layouts, write_listings, write_manifest_file)
 from kellyd.row_file import RowFileLayout
 from kellyd.shard import sample_file
 
@@ -53,22 +52,9 @@ ANNOTATION_QUERY_IDS = 500  # sample ids per catalog query when annotation files
 LAYOUTS_DIR = "listings"  # under the state folder: where each dataset's listing rows lie (kellyd.listing)
 
 
-@contextmanager
-def _snapshot(catalog: Catalog):
-    """One read transaction, so the head's catalog state and the rows agree."""
-    if catalog.db.in_transaction:
-        yield
-        return
-    catalog.db.execute("BEGIN")
-    try:
-        yield
-    finally:
-        catalog.db.execute("COMMIT")
-
-
 def write_manifest(catalog: Catalog, dataset_id: str, root: Path, *, now: datetime | None = None) -> int:
     """Write `manifest.json` whole from the catalog's pre-serialised rows; returns the sample count."""
-    with _snapshot(catalog):
+    with read_snapshot(catalog):
         return write_manifest_file(catalog, dataset_id, root, now=now).layout.rows
 
 
@@ -232,7 +218,7 @@ class Exporter:
                 # One read snapshot for the annotation files, the manifest and the splits, so that every
                 # sample the manifest lists has its annotation file written from the same rows; samples
                 # committed since the last manifest are written even if their mark has not arrived yet.
-                with _snapshot(catalog):
+                with read_snapshot(catalog):
                     changed = sample_ids | self._changed_since_shown(catalog, dataset_id, root)
                     with write_group() as annotations:
                         write_annotations(catalog, dataset_id, changed, root)

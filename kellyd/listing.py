@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -78,30 +79,49 @@ def write_manifest_file(catalog: Catalog, dataset_id: str, root: Path, *, layout
                           from_rowid=from_rowid)
 
 
+@contextmanager
+def read_snapshot(catalog: Catalog) -> Iterator[None]:
+    """One read transaction (or the caller's), so that a file's head, its rows and the other listings agree."""
+    if catalog.db.in_transaction:
+        yield
+        return
+    catalog.db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        catalog.db.execute("COMMIT")
+
+
 def write_listings(catalog: Catalog, dataset_id: str, root: Path, *,
                    layouts: Mapping[str, RowFileLayout] | None = None, from_rowid: int | None = None,
                    now: datetime | None = None) -> dict[str, RowFileLayout]:
-    """Write manifest.json and the split files in one read snapshot (the caller's transaction, or one
-    of its own); keep the rows before `from_rowid` from the files `layouts` describe. Returns the new
-    layouts, keyed by path relative to `root`; their manifest entry's `rows` is the sample count."""
-    if not catalog.db.in_transaction:
-        catalog.db.execute("BEGIN")
-        try:
-            return write_listings(catalog, dataset_id, root, layouts=layouts, from_rowid=from_rowid, now=now)
-        finally:
-            catalog.db.execute("COMMIT")
+    """Write manifest.json and the split files in one read snapshot; keep the rows before `from_rowid`
+    from the files `layouts` describe. Returns the new layouts, keyed by path relative to `root`; their
+    manifest entry's `rows` is the sample count."""
     layouts = dict(layouts or {})
-    manifest = write_manifest_file(catalog, dataset_id, root, layout=layouts.get(MANIFEST_NAME),
-                                   from_rowid=from_rowid, now=now)
-    written = {MANIFEST_NAME: manifest.layout}
-    # The split files cannot count their rows cheaply; when the manifest found rows gone from the part
-    # it would have kept (a sample deleted), they are written whole too.
-    keep = layouts if manifest.resumed else {}
+    with read_snapshot(catalog):
+        manifest = write_manifest_file(catalog, dataset_id, root, layout=layouts.get(MANIFEST_NAME),
+                                       from_rowid=from_rowid, now=now)
+        # The split files cannot count their rows cheaply; when the manifest found rows gone from the
+        # part it would have kept (a sample deleted), they are written whole too.
+        keep = layouts if manifest.resumed else {}
+        return {MANIFEST_NAME: manifest.layout, **_write_split_listings(catalog, dataset_id, root, keep, from_rowid)}
+
+
+def write_split_listings(catalog: Catalog, dataset_id: str, root: Path) -> dict[str, RowFileLayout]:
+    """The split files alone, whole, in the catalog's order as the exporter writes them (`kellyd splits`)."""
+    with read_snapshot(catalog):
+        return _write_split_listings(catalog, dataset_id, root, {}, None)
+
+
+def _write_split_listings(catalog: Catalog, dataset_id: str, root: Path, layouts: Mapping[str, RowFileLayout],
+                          from_rowid: int | None) -> dict[str, RowFileLayout]:
+    written = {}
     for split in SPLITS:
         name = f"{SPLITS_DIR}/{split}.txt"
         written[name] = write_row_file(Path(root) / name, head=b"", foot=b"", fmt=SPLIT_ROWS, expected_rows=None,
                                        rows_from=lambda r, split=split: _split_rows(catalog, dataset_id, split, r),
-                                       layout=keep.get(name), from_rowid=from_rowid).layout
+                                       layout=layouts.get(name), from_rowid=from_rowid).layout
     return written
 
 

@@ -72,16 +72,18 @@ def validate(cfg: Config, dataset_id: str, *, full: bool | None = None):
 
 
 def write_splits(cfg: Config, dataset_id: str) -> dict[str, int]:
-    """Write splits/*.txt from the catalog and return the composition per split."""
-    from kellyd.splits import write_split_files
+    """Write splits/*.txt from the catalog, in its order as the daemon's exporter writes them, and
+    return the composition per split."""
+    from kellyd.listing import read_snapshot, write_split_listings
 
     dataset_settings(cfg, dataset_id)
     catalog = Catalog(cfg.catalog_path, readonly=True)
     try:
-        assignments = catalog.split_assignments(dataset_id)
+        with read_snapshot(catalog):
+            assignments = catalog.split_assignments(dataset_id)
+            write_split_listings(catalog, dataset_id, cfg.dataset_root(dataset_id))
     finally:
         catalog.close()
-    write_split_files(cfg.dataset_root(dataset_id), assignments)
     counts: dict[str, int] = {}
     for split in assignments.values():
         counts[split] = counts.get(split, 0) + 1

@@ -154,3 +154,23 @@ def test_manifest_fields_read_a_line_at_a_time_or_whole(tmp_path):
     with pytest.raises(ValueError, match="no \"samples\" list"):
         manifest_fields(path, ("sha256",))
     catalog.close()
+
+
+def test_kellyd_splits_writes_the_split_files_the_exporter_writes(tmp_path):
+    from kellyd.config import load_config
+    from tests.daemon.harness import make_tree, run_cli
+
+    tree = make_tree(tmp_path / "tree", datasets={DATASET: {"target_model": "EmotionRecognizer"}})
+    catalog = Catalog(load_config(tree.config).catalog_path)
+    # Catalog order is not id order, so a sorted writer would differ from the exporter.
+    samples = [sample(n) for n in range(40)]
+    assert [s.sample_id for s in samples] != sorted(s.sample_id for s in samples)
+    add(catalog, samples, 1.0)
+    write_listings(catalog, DATASET, tmp_path / "exported", now=NOW)
+    catalog.close()
+    done = run_cli(tree, "splits", "--dataset", DATASET)
+    assert done.returncode == 0, done.stderr
+    for name in ("train", "val", "test"):
+        written = (tree.datasets / DATASET / "splits" / f"{name}.txt").read_bytes()
+        assert written == (tmp_path / "exported" / "splits" / f"{name}.txt").read_bytes()
+        assert written.decode().split() == [s.sample_id for s in samples if s.split == name]
