@@ -31,6 +31,7 @@ from pathlib import Path
 import librosa
 import numpy as np
 
+from kellyd.errors import InvalidInput
 from kellyd.music.audio_features import extract_audio_file
 from kellyd.music.audio_key import estimate_key
 from kellyd.music.extracted import Extracted
@@ -41,6 +42,7 @@ from bench._realdata import DEFAULT_REALDATA, skipped_without_corpus  # noqa: E4
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 OLD_SR_HZ = 22050
+REFUSED_LABELS = {"key": "refused", "mode": ""}  # a labelled clip kellyd refused counts as wrong
 # MIREX beat tracking: an estimated beat matches a reference beat within +-70 ms.
 BEAT_WINDOW_S = 0.07
 
@@ -126,7 +128,7 @@ def tempo_report(realdata: Path, extracted: dict[str, Extracted]) -> list[str]:
                   "|---|---|---|---|---|---|---|---|---|"]
         totals = np.zeros(4, dtype=int)
         for clip in chosen:
-            ours = extracted[clip.relative].labels["tempo_bpm"]
+            ours = extracted[clip.relative].labels["tempo_bpm"] if clip.relative in extracted else None  # refused
             old, _ = old_tempo_and_beats(realdata / clip.relative)
             row = [ours is not None and tempo_acc1(ours, clip.reference_bpm),
                    ours is not None and tempo_acc2(ours, clip.reference_bpm),
@@ -152,7 +154,7 @@ def key_report(realdata: Path, extracted: dict[str, Extracted]) -> list[str]:
              "old (librosa chroma_stft) | tonic right |",
              "|---|---|---|---|---|---|---|"]
     for clip in KEY_CLIPS:
-        labels = extracted[clip.relative].labels
+        labels = extracted[clip.relative].labels if clip.relative in extracted else REFUSED_LABELS
         ours_ok = labels["key"] == clip.tonic and (clip.mode is None or labels["mode"] == clip.mode)
         old = estimate_key(old_chroma_profile(realdata / clip.relative))
         old_ok = old is not None and old.tonic == clip.tonic and (clip.mode is None or old.mode == clip.mode)
@@ -173,7 +175,7 @@ def key_report(realdata: Path, extracted: dict[str, Extracted]) -> list[str]:
     return lines
 
 
-def coverage_report(extracted: dict[str, Extracted], seconds: dict[str, float]) -> list[str]:
+def coverage_report(extracted: dict[str, Extracted], refused: dict[str, str], seconds: dict[str, float]) -> list[str]:
     lines = ["## Every audio file of the corpus", "",
              "| file | format | duration s | tempo bpm | key | loudness LUFS | flags | all finite | extract s |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -183,6 +185,8 @@ def coverage_report(extracted: dict[str, Extracted], seconds: dict[str, float]) 
                      f"{fmt_bpm(e.labels['tempo_bpm'])} | {e.labels['key']} {e.labels['mode']} | "
                      f"{e.scalars['loudness_lufs']:.1f} | {', '.join(e.flags) or '-'} | {mark(finite)} | "
                      f"{seconds[relative]:.3f} |")
+    for relative, reason in refused.items():  # kellyd refuses these with a clear error (the daemon quarantines them)
+        lines.append(f"| {relative} | - | - | - | - | - | refused: {reason} | - | {seconds[relative]:.3f} |")
     return lines + [""]
 
 
@@ -195,16 +199,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     files = sorted(p for p in realdata.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     extracted: dict[str, Extracted] = {}
+    refused: dict[str, str] = {}
     seconds: dict[str, float] = {}
     for path in files:
         relative = str(path.relative_to(realdata))
         started = time.perf_counter()
-        extracted[relative] = extract_audio_file(path)
+        try:
+            extracted[relative] = extract_audio_file(path)
+        except InvalidInput as exc:  # silent, too short, unreadable: counted as wrong where it has a label
+            refused[relative] = str(exc)
         seconds[relative] = time.perf_counter() - started
     lines = ["# Audio feature accuracy on the real data corpus", ""]
     lines += tempo_report(realdata, extracted)
     lines += key_report(realdata, extracted)
-    lines += coverage_report(extracted, seconds)
+    lines += coverage_report(extracted, refused, seconds)
     print("\n".join(lines))
     return 0
 
