@@ -67,6 +67,13 @@ CREATE TABLE IF NOT EXISTS worker_deaths (
     cause TEXT NOT NULL, job_id INTEGER, dataset_id TEXT, path TEXT, step TEXT, charged INTEGER NOT NULL,
     reason TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS worker_deaths_job ON worker_deaths (job_id);
+-- Where deleted samples were (their rowid), numbered in order, kept by a trigger whoever deletes: the
+-- columnar manifest (kellyd.manifest_parquet) rebuilds the blocks of rows that lost one. A deletion
+-- is rare (a quarantined sample), so the log stays small.
+CREATE TABLE IF NOT EXISTS sample_deletions (
+    deletion_id INTEGER PRIMARY KEY, dataset_id TEXT NOT NULL, sample_rowid INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS samples_log_delete AFTER DELETE ON samples BEGIN
+    INSERT INTO sample_deletions (dataset_id, sample_rowid) VALUES (OLD.dataset_id, OLD.rowid); END;
 """
 
 # Per dataset: original and derived samples, kept by triggers (see `Catalog._keep_sample_counts`).

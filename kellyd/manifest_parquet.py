@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,6 +231,18 @@ def _write_shard(catalog: Catalog, dataset_id: str, root: Path, folder: Path, sh
     return "written", len(rows)
 
 
+def deletions_since(catalog: Catalog, dataset_id: str, seen: int) -> tuple[list[int], int]:
+    """(rowids of the dataset's samples deleted after log entry `seen`, the newest log entry): see the
+    catalog's `sample_deletions`. A catalog only ever opened read-only since before the log has none."""
+    try:
+        rows = catalog.db.execute("SELECT deletion_id, sample_rowid FROM sample_deletions WHERE deletion_id > ?"
+                                  " AND dataset_id = ?", (seen, dataset_id)).fetchall()
+        (newest,) = catalog.db.execute("SELECT COALESCE(MAX(deletion_id), 0) FROM sample_deletions").fetchone()
+    except sqlite3.OperationalError:
+        return [], seen
+    return [rowid for _, rowid in rows], max(newest, seen)
+
+
 def _all_shards(catalog: Catalog, dataset_id: str, folder: Path) -> set[str]:
     return {shard_of(r[0] * SHARD_ROWS) for r in catalog.db.execute(
         "SELECT DISTINCT rowid / ? FROM samples WHERE dataset_id = ?", (SHARD_ROWS, dataset_id))} | _shards_on_disk(folder)
@@ -240,7 +253,9 @@ def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> Par
     the last write, and every shard the first time (or after a column change). Call inside one read
     transaction so the shards and the state agree. Raises OSError only (a full disk...).
 
-    The state file says which catalog change the shards show (`changed_at`) and which shards are
+    A shard that lost a sample is found in the catalog's deletion log (`sample_deletions`; the state's
+    `deletions_seen` is the last entry shown). The state file says which catalog change the shards
+    show (`changed_at`) and which shards are
     still to be built whole (`pending`), saved as they are done: a first write cut short (a stop,
     a kill, at a million samples an hour of features files to read) goes on where it was.
     """
@@ -256,7 +271,8 @@ def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> Par
         since, pending = state.get("changed_at"), set(state.get("pending") or ())
     head = {"table_version": TABLE_VERSION, "shard_rows": SHARD_ROWS, "dataset_id": dataset_id}
     if state is None:
-        atomic_write_json(state_path, {**head, "changed_at": since, "pending": sorted(pending)})
+        atomic_write_json(state_path, {**head, "changed_at": since, "pending": sorted(pending),
+                                       "deletions_seen": 0})
     # `>=`: a change in the same clock tick as the last one shown is not missed; a shard it makes
     # us rebuild for nothing comes out equal and is not written.
     query, args = "SELECT sample_id, rowid FROM samples WHERE dataset_id = ?", (dataset_id,)
@@ -264,9 +280,13 @@ def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> Par
         query, args = query + " AND updated_at >= ?", (dataset_id, since)
     changed_rows = dict(catalog.db.execute(query, args))
     changed = set(changed_rows)
+    # Blocks that lost a sample since the last write: no row of theirs changed, so only the log shows them.
+    deletions_seen = 0 if state is None else state.get("deletions_seen", 0)
+    deleted_rows, deletions_now = deletions_since(catalog, dataset_id, deletions_seen)
+    touched = {shard_of(rowid) for rowid in (*changed_rows.values(), *deleted_rows)}
     written, removed, unchanged, rows = [], [], 0, 0
     saved_at = time.monotonic()
-    for shard in sorted(pending | {shard_of(rowid) for rowid in changed_rows.values()}):
+    for shard in sorted(pending | touched):
         whole = shard in pending
         outcome, count = _write_shard(catalog, dataset_id, root, folder, shard, None if whole else changed)
         rows += count
@@ -279,10 +299,11 @@ def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> Par
         if whole:
             pending.discard(shard)
             if time.monotonic() - saved_at > STATE_SAVE_EVERY_S:
-                atomic_write_json(state_path, {**head, "changed_at": since, "pending": sorted(pending)})
+                atomic_write_json(state_path, {**head, "changed_at": since, "pending": sorted(pending),
+                                               "deletions_seen": deletions_seen})
                 saved_at = time.monotonic()
-    if state is None or newest != since or state.get("pending"):
-        atomic_write_json(state_path, {**head, "changed_at": newest, "pending": []})
+    if state is None or newest != since or state.get("pending") or deletions_now != deletions_seen:
+        atomic_write_json(state_path, {**head, "changed_at": newest, "pending": [], "deletions_seen": deletions_now})
     return ParquetWrite(tuple(written), tuple(removed), unchanged, rows)
 
 

@@ -233,3 +233,33 @@ def test_unchanged_shards_are_never_written_and_a_damaged_one_is_rebuilt(tmp_pat
     assert sorted(read_manifest_parquet(root).column("sample_id").to_pylist()) == sorted(
         s.sample_id for s in samples)
     catalog.close()
+
+
+def test_a_deleted_sample_leaves_its_shard_and_nothing_else_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setattr(manifest_parquet, "SHARD_ROWS", 16)
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    samples = [_sample(i) for i in range(40)]  # rowids 1-40: shards of rows 1-15, 16-31 and 32-40
+    with catalog.transaction():
+        for i, s in enumerate(samples):
+            catalog.put_sample(s, now=1.0 + i / 1000)
+    root = tmp_path / "d"
+    write_manifest_parquet(catalog, "d", root)
+    gone, alone = samples[20], samples[-1]
+    gone_shard = shard_of_sample(catalog, "d", gone.sample_id)
+    # Deleted as the runner deletes a quarantined sample: no other row changes, so no updated_at shows it.
+    with catalog.transaction():
+        catalog.db.execute("DELETE FROM samples WHERE dataset_id = 'd' AND sample_id = ?", (gone.sample_id,))
+    after = write_manifest_parquet(catalog, "d", root)
+    assert after.written == (gone_shard,)
+    ids = read_manifest_parquet(root).column("sample_id").to_pylist()
+    assert gone.sample_id not in ids and len(ids) == 39
+    assert write_manifest_parquet(catalog, "d", root).written == ()  # the deletion is counted once
+    # A shard whose last sample goes is removed, not left with a stale row.
+    alone_shard = shard_of_sample(catalog, "d", alone.sample_id)
+    for s in samples[31:]:  # rowids 32-40
+        with catalog.transaction():
+            catalog.db.execute("DELETE FROM samples WHERE dataset_id = 'd' AND sample_id = ?", (s.sample_id,))
+    last = write_manifest_parquet(catalog, "d", root)
+    assert last.removed == (alone_shard,) and not shard_path(root / PARQUET_DIR, alone_shard).exists()
+    assert len(read_manifest_parquet(root)) == 30
+    catalog.close()
