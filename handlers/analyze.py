@@ -20,9 +20,7 @@ or missing tags are not: the analysis records why the tags are empty.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
@@ -88,20 +86,6 @@ def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
     return buffer.getvalue()
-
-
-def _write_midi(score, path: Path) -> None:
-    """`score` as a MIDI file at `path`, atomically (the MIDI writer wants a path)."""
-    from kellyd.music.midi_io import write_score
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kellyd-", suffix=".mid.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write_score(score, tmp)
-        atomic_write_bytes(path, Path(tmp).read_bytes())
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 class Analyze:
@@ -183,6 +167,7 @@ class Analyze:
                outputs: dict) -> dict[str, Any]:
         from kellyd.handlers.features import check_finite
         from kellyd.music.midi_features import extract_midi
+        from kellyd.music.midi_io import score_midi_bytes
         from kellyd.song.transcribe import notes_score, transcribe
 
         if self.notes == "off":
@@ -194,7 +179,7 @@ class Analyze:
         score = notes_score(result.notes, tempo_bpm=music.get("tempo_bpm"), meter=music.get("meter"),
                             duration_s=len(y) / sr_hz)
         midi_rel = NOTES_DIR / f"{sid}.mid"
-        _write_midi(score, self.ctx.root / midi_rel)
+        atomic_write_bytes(self.ctx.root / midi_rel, score_midi_bytes(score))  # serialised in memory
         info: dict[str, Any] = {"backend": result.backend, "note": result.note, "count": len(result.notes),
                                 "midi_path": str(midi_rel)}
         outputs["notes_midi"] = str(midi_rel)
