@@ -26,7 +26,7 @@ def test_daemon_keeps_splits_stable_validates_and_reports(tmp_path, corpus):
     datasets = {"groove": {"target_model": "GroovePredictor", "chain": ["import", "annotate", "features"],
                            "group_by": r"^(?P<group>\d+)_"}}
     tree = make_tree(tmp_path, datasets=datasets,
-                     extra={"schedule": {"validate": "1d", "validate_after_samples": 60}})
+                     extra={"schedule": {"validate": "1d", "validate_after_samples": 10}})
     files = sorted(corpus.glob("groove_midi/drummer1/**/*.mid"))[:100]
     daemon = DaemonProcess(tree)
     try:
@@ -36,8 +36,12 @@ def test_daemon_keeps_splits_stable_validates_and_reports(tmp_path, corpus):
                  "60 samples with features")
         first = {s["sample_id"]: s["split"] for s in tree.manifest_samples("groove")}
         assert set(first.values()) <= {"train", "val", "test"}
-        wait_for(lambda: (tree.datasets / "groove" / "reports" / "latest.json").exists(), 60,
-                 "a validation triggered by 60 new samples")
+        reports = tree.datasets / "groove" / "reports"
+        wait_for(lambda: (reports / "latest.json").exists(), 60, "a validation triggered by the new samples")
+        # Early validation waits for the end of a burst: the 60 files are one, so no validation ran at 10 or
+        # 20 of them (each would have read a dataset still changing) and every report counts all 60.
+        counted = [json.loads(p.read_text())["original_count"] for p in reports.glob("validation-*.json")]
+        assert counted and set(counted) == {60}, counted
         drop_groove(corpus, tree.inbox / "groove", files[60:])
         wait_for(lambda: sum(1 for s in tree.manifest_samples("groove") if s["features_path"]) == 100, 90,
                  "100 samples with features")
