@@ -58,7 +58,7 @@ def copy_into(files: list[Path], folder: Path) -> None:
 
 def run_batch(runner, cfg, dataset_id: str, folder: Path) -> dict:
     """Import `folder` through the whole chain; wall time and the seconds each step took in the workers."""
-    from kellyd.runner import Counters
+    from kellyd.runtime import Counters
 
     runner.counters = Counters()
     files = files_to_import(folder, dataset_id, cfg.watch.ignore, move=False)

@@ -21,7 +21,8 @@ from kellyd.lock import DatasetsLock, StateLock
 from kellyd.pathpolicy import refusal
 from kellyd.rebuild import adopt_unknown_datasets, ensure_catalog
 from kellyd.routing import is_ignored
-from kellyd.runner import NewFile, Runner, build_runtime
+from kellyd.runner import Runner
+from kellyd.runtime import NewFile, build_runtime
 from kellyd.scan import walk_files
 
 

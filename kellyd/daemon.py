@@ -32,7 +32,8 @@ from kellyd.lock import DatasetsLock, StateLock
 from kellyd.notify import Notifier
 from kellyd.pathpolicy import SkipLog, display, is_valid_text, refusal, skip_reason
 from kellyd.routing import Roots, is_ignored, route
-from kellyd.runner import NewFile, Runner, build_runtime, dataset_context
+from kellyd.runner import Runner
+from kellyd.runtime import NewFile, build_runtime, dataset_context
 from kellyd.scan import unknown_files
 from kellyd.settle import FileStat, SettleTracker
 from kellyd.split_state import SplitAssigner
@@ -336,8 +337,7 @@ class Daemon:
         for rt in runtimes.values():  # the drain committed samples the split counts must include
             rt.splits = SplitAssigner.load(self.catalog, rt.dataset_id, rt.settings)
         self.cfg = new
-        self.runner.cfg = new
-        self.runner.datasets = runtimes
+        self.runner.reconfigure(new, runtimes)
         self.runner.accepting = True
         self.settle.settle_s = new.watch.settle_s
         from kellyd.log import configure_logging

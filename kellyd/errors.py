@@ -1,7 +1,7 @@
 """The error vocabulary of kellyd.
 
 Each exception maps to exactly one outcome, decided in one place
-(`kellyd.runner.outcome_for`):
+(`kellyd.outcome.outcome_for`):
 
 - `InvalidInput`: the file itself is bad; it goes to quarantine with the reason.
 - `TemporaryFailure`: something outside the file failed (disk full, a lock, a

@@ -16,7 +16,8 @@ import pytest
 from kellyd.batch import run_until_idle
 from kellyd.catalog import SCHEMA, Catalog
 from kellyd.config import load_config
-from kellyd.runner import NewFile, Runner, build_runtime
+from kellyd.runner import Runner
+from kellyd.runtime import NewFile, build_runtime
 from kellyd.sample import Sample
 from tests.daemon.harness import make_tree
 from tests.daemon.midi_files import small_midi_bytes

@@ -11,7 +11,8 @@ from kellyd.catalog import Catalog
 from kellyd.config import load_config
 from kellyd.outcome import backoff_s, outcome_for
 from kellyd.errors import InvalidInput, TemporaryFailure
-from kellyd.runner import NewFile, Runner, build_runtime
+from kellyd.runner import Runner
+from kellyd.runtime import NewFile, build_runtime
 from tests.daemon.harness import make_tree
 
 import errno
@@ -149,7 +150,7 @@ def test_a_duplicate_name_survives_the_original_s_later_steps(tmp_path, corpus):
 
         def step(job):  # the job's next step, run for real, committed like the runner does
             with catalog.transaction():
-                runner._commit(job, run_step(rt.handlers[job.handler_name], job.sample), time.time(), [])
+                runner.commits.record(job, run_step(rt.handlers[job.handler_name], job.sample), time.time(), [])
 
         step(first)                                            # a.mid imported
         first_again = catalog.runnable_jobs(now=time.time(), limit=2)[0]
