@@ -134,3 +134,39 @@ def vbr_tag_stream_bytes(frame: bytes) -> int | None:
         (stream_bytes,) = struct.unpack(">I", frame[vbri_at + 10:vbri_at + 14])
         return stream_bytes or None
     return None
+
+
+# An Ogg page: "OggS", version 0, header type, granule (8), serial (4), sequence (4), CRC (4), the
+# number of segments, then that many lacing values (each a segment's length): at most 65,307 bytes.
+OGG_CAPTURE = b"OggS"
+OGG_HEADER_BYTES = 27
+OGG_MAX_PAGE_BYTES = OGG_HEADER_BYTES + 255 + 255 * 255
+_OGG_EOS_FLAG = 0x04
+
+
+def ogg_ending_problem(tail: bytes) -> str | None:
+    """Why an Ogg stream is cut short, from its last bytes (`tail`: the file's last OGG_MAX_PAGE_BYTES, or
+    all of it); None when its last page is whole and ends the stream.
+
+    The last page must end exactly at the end of the file and carry the end-of-stream flag. A file cut
+    inside a page (a part-copied or part-downloaded file) ends before the length its page header gives;
+    one cut between pages ends on a page without the flag. Bytes that only look like a page header
+    (inside compressed audio) are passed over: they are not version 0, or do not end at the file's end."""
+    size = len(tail)
+    at = size
+    while (at := tail.rfind(OGG_CAPTURE, 0, at)) >= 0:
+        if at + 4 < size and tail[at + 4] != 0:
+            continue  # not a page header: version 0 is the only one
+        if at + OGG_HEADER_BYTES > size:
+            return f"truncated: the file ends {size - at} bytes into an Ogg page header"
+        table_end = at + OGG_HEADER_BYTES + tail[at + 26]
+        if table_end > size:
+            return "truncated: the file ends inside an Ogg page's segment table"
+        page_bytes = table_end - at + sum(tail[at + OGG_HEADER_BYTES:table_end])
+        if at + page_bytes > size:
+            return f"truncated: the last Ogg page declares {page_bytes} bytes but only {size - at} follow"
+        if at + page_bytes == size:
+            if tail[at + 5] & _OGG_EOS_FLAG:
+                return None
+            return "truncated: the last Ogg page does not end the stream (no end-of-stream flag)"
+    return "truncated or damaged: no whole Ogg page ends the file"

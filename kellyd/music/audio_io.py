@@ -3,14 +3,15 @@
 `probe_audio` reads headers only (a few small reads, no samples) and rejects
 what cannot be audio: an empty file, text or random bytes under an audio name,
 a header libsndfile cannot parse, and a file shorter than its own header says
-(WAV and AIFF data chunks, the VBR tag of an MP3). `decode_audio` decodes once
+(WAV and AIFF data chunks, the VBR tag of an MP3, an Ogg stream whose last page is
+cut or does not end the stream). `decode_audio` decodes once
 at the file's rate, mixes down to mono and resamples once with soxr at its
 "HQ" quality (librosa's default resampler).
 
 Every failure that belongs to the file raises `InvalidInput` with a readable
 reason; an `OSError` (missing file, permission) is left to the caller.
-Truncation a header cannot show (a cut Ogg stream, an MP3 without a VBR tag)
-decodes to the part that is there.
+Truncation a header cannot show (an MP3 without a VBR tag) decodes to the part
+that is there.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import soundfile as sf
 import soxr
 
 from kellyd.errors import InvalidInput
-from kellyd.music.audio_headers import AudioFormat, id3v2_size, sniff_audio_format, vbr_tag_stream_bytes
+from kellyd.music.audio_headers import (OGG_MAX_PAGE_BYTES, AudioFormat, id3v2_size, ogg_ending_problem,
+                                        sniff_audio_format, vbr_tag_stream_bytes)
 
 __all__ = [
     "AudioInfo",
@@ -143,6 +145,11 @@ def _check_not_truncated(f: BinaryIO, fmt: AudioFormat, file_bytes: int) -> None
                 f"truncated: the {fmt.upper()} header declares {declared} bytes of samples "
                 f"but only {available} follow"
             )
+    elif fmt == "ogg":
+        f.seek(max(0, file_bytes - OGG_MAX_PAGE_BYTES))
+        problem = ogg_ending_problem(f.read(OGG_MAX_PAGE_BYTES))
+        if problem is not None:
+            raise InvalidInput(problem)
     elif fmt == "mp3":
         f.seek(0)
         tag_bytes = id3v2_size(f.read(HEAD_BYTES)) or 0

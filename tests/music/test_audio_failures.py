@@ -16,6 +16,7 @@ from kellyd.music.audio_io import decode_audio, probe_audio
 SR_HZ = 16000
 # "fLaC", the 38-byte STREAMINFO block, then a cut inside the next metadata block: no audio frame.
 FLAC_CUT_BYTES = 64
+OGG = "librosa/Kevin_MacLeod_-_Vibe_Ace.ogg"
 CHOIR_WAV = ("audio_more/mirdata_dagstuhl_choirset/dagstuhl_choirset/audio_wav_22050_mono/"
              "DCS_LI_QuartetB_Take04_S1_DYN.wav")
 
@@ -55,6 +56,8 @@ def bad_files(tmp_path: Path, real_file) -> dict[str, tuple[Path, str]]:
                           r"truncated: the WAV header declares \d+ bytes of samples but only \d+ follow"),
         "truncated mp3 with VBR tag": (cut(real_file("beatnet/808kick120bpm.mp3"), tmp_path / "cut.mp3", 0.5),
                                        r"truncated: the MP3's VBR tag declares"),
+        "ogg cut inside a page": (cut(real_file(OGG), tmp_path / "cut.ogg", 0.5),
+                                  r"truncated: the last Ogg page declares \d+ bytes but only \d+ follow"),
         "flac header only": (head(real_file("sonic_pi/loop_amen.flac"), tmp_path / "stub.flac", FLAC_CUT_BYTES),
                              r"unreadable flac file"),
         "wav header without frames": (_wav_without_frames(tmp_path / "hollow.wav"), r"no audio"),
@@ -67,7 +70,7 @@ def _wav_without_frames(path: Path) -> Path:
 
 
 CASES = ["text named .wav", "zero-byte mp3", "random bytes .flac", "truncated wav",
-         "truncated mp3 with VBR tag", "flac header only", "wav header without frames"]
+         "truncated mp3 with VBR tag", "ogg cut inside a page", "flac header only", "wav header without frames"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -90,6 +93,24 @@ def test_truncated_aiff_is_rejected(tmp_path):
     sf.write(str(whole), 0.5 * np.sin(2 * np.pi * 440 * t), SR_HZ, format="AIFF")
     with pytest.raises(InvalidInput, match="truncated: the AIFF header declares"):
         probe_audio(cut(whole, tmp_path / "cut.aiff", 0.6))
+
+
+def test_ogg_cut_between_pages_is_rejected_and_whole_ones_pass(tmp_path, real_file):
+    data = real_file(OGG).read_bytes()
+    assert probe_audio(real_file(OGG)).format == "ogg"
+    pages = [i for i in range(len(data)) if data.startswith(b"OggS", i)]
+    # Cut where a page starts: every page before it is whole, but none ends the stream.
+    path = write_bytes(tmp_path / "half.ogg", data[:pages[len(pages) // 2]])
+    with pytest.raises(InvalidInput, match="the last Ogg page does not end the stream"):
+        probe_audio(path)
+    with pytest.raises(InvalidInput, match="ends 10 bytes into an Ogg page header"):
+        probe_audio(write_bytes(tmp_path / "head.ogg", data[:pages[-1] + 10]))
+    # Ogg Vorbis and Opus as libsndfile writes them end their stream.
+    t = np.arange(2 * SR_HZ) / SR_HZ
+    for subtype, sr_hz in (("VORBIS", SR_HZ), ("OPUS", 48000)):
+        sf.write(str(tmp_path / f"{subtype}.ogg"), 0.3 * np.sin(2 * np.pi * 440 * t), sr_hz, format="OGG",
+                 subtype=subtype)
+        assert probe_audio(tmp_path / f"{subtype}.ogg").format == "ogg"
 
 
 def test_cut_flac_fails_when_decoded(tmp_path, real_file):
