@@ -25,6 +25,15 @@ _MPEG_SAMPLE_RATES_HZ = {
     "2.5": (11025, 12000, 8000),
 }
 _CHANNEL_MODE_MONO = 0b11
+# kbit/s by bitrate index (1-14; 0 is the free format, whose frames do not say their size).
+_MPEG_BITRATES_KBPS = {
+    ("1", 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    ("1", 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    ("1", 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    ("2", 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    ("2", 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    ("2", 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,19 @@ class MpegFrameHeader:
     sr_hz: int
     has_crc: bool
     mono: bool
+    bitrate_kbps: int  # 0: free format
+    padded: bool
+
+    @property
+    def frame_bytes(self) -> int | None:
+        """The whole frame's length, header included; None for the free format."""
+        if not self.bitrate_kbps:
+            return None
+        bits_per_s = self.bitrate_kbps * 1000
+        if self.layer == 1:
+            return (12 * bits_per_s // self.sr_hz + self.padded) * 4
+        per_frame = 72 if self.layer == 3 and self.version != "1" else 144
+        return per_frame * bits_per_s // self.sr_hz + self.padded
 
 
 def parse_mpeg_frame_header(raw: bytes) -> MpegFrameHeader | None:
@@ -58,6 +80,9 @@ def parse_mpeg_frame_header(raw: bytes) -> MpegFrameHeader | None:
         sr_hz=_MPEG_SAMPLE_RATES_HZ[version][sr_index],
         has_crc=(raw[1] & 0x01) == 0,
         mono=(raw[3] >> 6) == _CHANNEL_MODE_MONO,
+        bitrate_kbps=_MPEG_BITRATES_KBPS[("1" if version == "1" else "2", layer)][bitrate_index - 1]
+        if bitrate_index else 0,
+        padded=bool((raw[2] >> 1) & 1),
     )
 
 
@@ -170,3 +195,42 @@ def ogg_ending_problem(tail: bytes) -> str | None:
                 return None
             return "truncated: the last Ogg page does not end the stream (no end-of-stream flag)"
     return "truncated or damaged: no whole Ogg page ends the file"
+
+
+# Frames in a row that make a run of MPEG frames believable (a lone sync word is often chance).
+MPEG_CHAIN_FRAMES = 3
+MPEG_TAIL_BYTES = 16384  # holds several frames of any layer and bitrate
+
+
+def mp3_ending_problem(tail: bytes) -> str | None:
+    """Why an MP3 is cut short, from its last bytes (`tail`: the file's last MPEG_TAIL_BYTES, or all of
+    it); None when its last frame is whole, or when no run of frames can be followed (free format).
+
+    From the first position in `tail` where MPEG_CHAIN_FRAMES frames follow one another, the frames are
+    followed to the last one: a cut file's last frame declares more bytes than remain. Whatever follows
+    a whole last frame (an ID3v1 or APE tag, padding) is not looked at; a file cut exactly between
+    frames is a whole, shorter MP3 and cannot be told from one."""
+    size = len(tail)
+    for start in range(max(0, size - 1)):
+        if tail[start] != 0xFF or not _frames_follow(tail, start, MPEG_CHAIN_FRAMES):
+            continue
+        at = start
+        while (header := parse_mpeg_frame_header(tail[at:at + 4])) is not None and header.frame_bytes:
+            if at + header.frame_bytes > size:
+                return (f"truncated: the last MPEG frame declares {header.frame_bytes} bytes "
+                        f"but only {size - at} follow")
+            at += header.frame_bytes
+        return None
+    return None
+
+
+def _frames_follow(data: bytes, at: int, count: int) -> bool:
+    """Do `count` whole frame headers follow one another from `at` (the last may run past the end)?"""
+    for index in range(count):
+        header = parse_mpeg_frame_header(data[at:at + 4])
+        if header is None or not header.frame_bytes:
+            return False
+        at += header.frame_bytes
+        if at >= len(data) and index < count - 1:
+            return False
+    return True

@@ -3,15 +3,15 @@
 `probe_audio` reads headers only (a few small reads, no samples) and rejects
 what cannot be audio: an empty file, text or random bytes under an audio name,
 a header libsndfile cannot parse, and a file shorter than its own header says
-(WAV and AIFF data chunks, the VBR tag of an MP3, an Ogg stream whose last page is
-cut or does not end the stream). `decode_audio` decodes once
+(WAV and AIFF data chunks, the VBR tag of an MP3 or its last frame, an Ogg stream
+whose last page is cut or does not end the stream). `decode_audio` decodes once
 at the file's rate, mixes down to mono and resamples once with soxr at its
 "HQ" quality (librosa's default resampler).
 
 Every failure that belongs to the file raises `InvalidInput` with a readable
 reason; an `OSError` (missing file, permission) is left to the caller.
-Truncation a header cannot show (an MP3 without a VBR tag) decodes to the part
-that is there.
+An MP3 cut exactly between two frames is a whole, shorter MP3: without a VBR tag
+it decodes to the part that is there.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ import soundfile as sf
 import soxr
 
 from kellyd.errors import InvalidInput
-from kellyd.music.audio_headers import (OGG_MAX_PAGE_BYTES, AudioFormat, id3v2_size, ogg_ending_problem,
-                                        sniff_audio_format, vbr_tag_stream_bytes)
+from kellyd.music.audio_headers import (MPEG_TAIL_BYTES, OGG_MAX_PAGE_BYTES, AudioFormat, id3v2_size,
+                                        mp3_ending_problem, ogg_ending_problem, sniff_audio_format,
+                                        vbr_tag_stream_bytes)
 
 __all__ = [
     "AudioInfo",
@@ -160,6 +161,10 @@ def _check_not_truncated(f: BinaryIO, fmt: AudioFormat, file_bytes: int) -> None
             raise InvalidInput(
                 f"truncated: the MP3's VBR tag declares a {declared}-byte stream but only {available} bytes follow"
             )
+        f.seek(max(tag_bytes, file_bytes - MPEG_TAIL_BYTES))
+        problem = mp3_ending_problem(f.read(MPEG_TAIL_BYTES))  # also without a VBR tag
+        if problem is not None:
+            raise InvalidInput(problem)
 
 
 def probe_audio(path: Path | str) -> AudioInfo:

@@ -113,6 +113,23 @@ def test_ogg_cut_between_pages_is_rejected_and_whole_ones_pass(tmp_path, real_fi
         assert probe_audio(tmp_path / f"{subtype}.ogg").format == "ogg"
 
 
+def test_mp3_cut_inside_a_frame_is_rejected_without_a_vbr_tag(tmp_path, real_file):
+    from kellyd.music.audio_headers import id3v2_size, parse_mpeg_frame_header, vbr_tag_stream_bytes
+
+    data = real_file("beatnet/808kick120bpm.mp3").read_bytes()
+    first = id3v2_size(data) or 0
+    # Drop the first frame, which holds the VBR (Info) tag: what is left is a plain run of frames.
+    after_tag = first + parse_mpeg_frame_header(data[first:first + 4]).frame_bytes
+    plain = data[after_tag:]
+    assert vbr_tag_stream_bytes(plain[:512]) is None
+    assert probe_audio(write_bytes(tmp_path / "plain.mp3", plain)).format == "mp3"
+    id3v1 = b"TAG" + b"title".ljust(30, b"\0") + bytes(95)  # a 128-byte ID3v1 tag after the last frame
+    assert probe_audio(write_bytes(tmp_path / "tagged.mp3", plain + id3v1)).format == "mp3"
+    cut_path = write_bytes(tmp_path / "cut.mp3", plain[: len(plain) // 2 + 7])
+    with pytest.raises(InvalidInput, match=r"truncated: the last MPEG frame declares \d+ bytes but only \d+ follow"):
+        probe_audio(cut_path)
+
+
 def test_cut_flac_fails_when_decoded(tmp_path, real_file):
     # A FLAC header gives no byte count, so the probe passes; the decoder then loses sync.
     path = cut(real_file("sonic_pi/loop_amen.flac"), tmp_path / "cut.flac", 0.5)
