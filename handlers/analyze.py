@@ -19,7 +19,6 @@ or missing tags are not: the analysis records why the tags are empty.
 
 from __future__ import annotations
 
-import io
 from pathlib import PurePosixPath
 from typing import Any, ClassVar, Mapping
 
@@ -29,6 +28,7 @@ import structlog
 from kellyd.atomic import atomic_write_bytes, atomic_write_json
 from kellyd.errors import InvalidInput
 from kellyd.handlers.base import DatasetContext
+from kellyd.handlers.features import npz_bytes
 from kellyd.sample import Sample
 
 log = structlog.get_logger("kellyd.analyze")
@@ -82,12 +82,6 @@ def merge_analyzed(annotations: Mapping[str, Any], found: Mapping[str, Any]) -> 
     return merged
 
 
-def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
-    return buffer.getvalue()
-
-
 class Analyze:
     name: ClassVar[str] = "analyze"
     version: ClassVar[int] = ANALYSIS_SCHEMA_VERSION
@@ -123,7 +117,7 @@ class Analyze:
         stems_info = self._stems(native, y, ANALYSIS_SR_HZ, f"{STEMS_DIR}/{sid}", outputs)
         notes_info = self._notes(sample, y, ANALYSIS_SR_HZ, music_json, outputs)
         analysis_rel = ANALYSIS_DIR / f"{sid}.json"
-        atomic_write_bytes(self.ctx.root / ANALYSIS_DIR / f"{sid}.npz", _npz_bytes(music.arrays()))
+        atomic_write_bytes(self.ctx.root / ANALYSIS_DIR / f"{sid}.npz", npz_bytes(music.arrays()))
         atomic_write_json(self.ctx.root / analysis_rel, {
             "schema_version": ANALYSIS_SCHEMA_VERSION,
             "sample_id": sid,
@@ -188,7 +182,7 @@ class Analyze:
             extracted = extract_midi(score)
             check_finite(extracted)
             features_rel = NOTES_DIR / f"{sid}.json"
-            atomic_write_bytes(self.ctx.root / NOTES_DIR / f"{sid}.npz", _npz_bytes(extracted.arrays))
+            atomic_write_bytes(self.ctx.root / NOTES_DIR / f"{sid}.npz", npz_bytes(extracted.arrays))
             atomic_write_json(self.ctx.root / features_rel, {
                 "sample_id": sid, "kind": "midi", "source": "transcribed", "scalars": dict(extracted.scalars),
                 "labels": dict(extracted.labels), "flags": list(extracted.flags),
