@@ -2,15 +2,18 @@
 
 For an audio sample, decodes the file once (its first `limits.max_audio_analysis_s`
 seconds) and writes, under the dataset folder:
-- `processed/analysis/<sample_id>.json`: tags and provenance, beats, downbeats,
+- `processed/analysis/<3 hex>/<sample_id>.json`: tags and provenance, beats, downbeats,
   meter, tempo, key, chords, Roman numerals, cadences, sections, and what
   the stems and notes steps did (backend, and why another backend ran);
   `.npz` beside it: the arrays (beat times, beat chroma...);
-- `processed/stems/<sample_id>/{vocals,drums,bass,other}.flac`;
-- `processed/notes/<sample_id>.mid`, the transcribed notes, and
-  `processed/notes/<sample_id>.json|.npz`, their MIDI features (the same
+- `processed/stems/<3 hex>/<sample_id>/{vocals,drums,bass,other}.flac`;
+- `processed/notes/<3 hex>/<sample_id>.mid`, the transcribed notes, and
+  `processed/notes/<3 hex>/<sample_id>.json|.npz`, their MIDI features (the same
   extractor as MIDI samples), so songs also feed the MIDI-domain models.
-The paths go into the sample's `outputs`; tempo, key, meter, duration and the
+Each folder is sharded by the sample id's first three hex digits (`kellyd.shard`), as
+`processed/features/` is: a collection of 100,000 songs would put 200,000 files in one.
+The paths go into the sample's `outputs` (readers use those, so songs analysed before
+sharding keep their flat paths); tempo, key, meter, duration and the
 file's tags fill annotations that folders and sidecars did not set (never a
 given label). A MIDI sample passes through unchanged. A file that does not
 decode, or is silent, is invalid input (quarantined with the reason); broken
@@ -30,6 +33,7 @@ from kellyd.errors import InvalidInput
 from kellyd.handlers.base import DatasetContext
 from kellyd.handlers.features import npz_bytes
 from kellyd.sample import Sample
+from kellyd.shard import sample_file
 
 log = structlog.get_logger("kellyd.analyze")
 
@@ -114,10 +118,11 @@ class Analyze:
         music_json = music.to_json()
         sid = sample.sample_id
         outputs: dict[str, Any] = {}
-        stems_info = self._stems(native, y, ANALYSIS_SR_HZ, f"{STEMS_DIR}/{sid}", outputs)
+        stems_info = self._stems(native, y, ANALYSIS_SR_HZ, str(sample_file(STEMS_DIR, sid, sid)), outputs)
         notes_info = self._notes(sample, y, ANALYSIS_SR_HZ, music_json, outputs)
-        analysis_rel = ANALYSIS_DIR / f"{sid}.json"
-        atomic_write_bytes(self.ctx.root / ANALYSIS_DIR / f"{sid}.npz", npz_bytes(music.arrays()))
+        analysis_rel = sample_file(ANALYSIS_DIR, sid, f"{sid}.json")
+        arrays_rel = sample_file(ANALYSIS_DIR, sid, f"{sid}.npz")
+        atomic_write_bytes(self.ctx.root / arrays_rel, npz_bytes(music.arrays()))
         atomic_write_json(self.ctx.root / analysis_rel, {
             "schema_version": ANALYSIS_SCHEMA_VERSION,
             "sample_id": sid,
@@ -130,7 +135,7 @@ class Analyze:
             "notes": notes_info,
         })
         outputs["analysis"] = str(analysis_rel)
-        outputs["analysis_arrays"] = str(ANALYSIS_DIR / f"{sid}.npz")
+        outputs["analysis_arrays"] = str(arrays_rel)
         labels = song_labels(music_json, tags.labels(), native.info.duration_s)
         return sample.with_changes(annotations=merge_analyzed(sample.annotations, labels),
                                    outputs={**sample.outputs, **outputs})
@@ -172,7 +177,7 @@ class Analyze:
         sid = sample.sample_id
         score = notes_score(result.notes, tempo_bpm=music.get("tempo_bpm"), meter=music.get("meter"),
                             duration_s=len(y) / sr_hz)
-        midi_rel = NOTES_DIR / f"{sid}.mid"
+        midi_rel = sample_file(NOTES_DIR, sid, f"{sid}.mid")
         atomic_write_bytes(self.ctx.root / midi_rel, score_midi_bytes(score))  # serialised in memory
         info: dict[str, Any] = {"backend": result.backend, "note": result.note, "count": len(result.notes),
                                 "midi_path": str(midi_rel)}
@@ -181,8 +186,8 @@ class Analyze:
             # The transcription goes through the MIDI extractor, like any MIDI sample.
             extracted = extract_midi(score)
             check_finite(extracted)
-            features_rel = NOTES_DIR / f"{sid}.json"
-            atomic_write_bytes(self.ctx.root / NOTES_DIR / f"{sid}.npz", npz_bytes(extracted.arrays))
+            features_rel = sample_file(NOTES_DIR, sid, f"{sid}.json")
+            atomic_write_bytes(self.ctx.root / sample_file(NOTES_DIR, sid, f"{sid}.npz"), npz_bytes(extracted.arrays))
             atomic_write_json(self.ctx.root / features_rel, {
                 "sample_id": sid, "kind": "midi", "source": "transcribed", "scalars": dict(extracted.scalars),
                 "labels": dict(extracted.labels), "flags": list(extracted.flags),

@@ -4,6 +4,7 @@ a Demucs model that is not there falls back with the reason; bad audio is invali
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,6 +58,9 @@ def test_a_tagged_song_is_analysed_and_a_missing_demucs_model_falls_back(tmp_pat
     assert 40 <= ann["tempo_bpm"] <= 210 and ann["time_signature"] in ("3/4", "4/4")
     assert set(ann["analyzed"]) >= {"tempo_bpm", "time_signature", "title", "artist"}
 
+    # Every output sits in its sample-id shard folder (processed/<part>/<3 hex>/...), as features do.
+    shard = out.sample_id[:3]
+    assert {Path(p).parts[2] for p in out.outputs.values()} == {shard}, out.outputs
     analysis = json.loads((tmp_path / out.outputs["analysis"]).read_text())
     assert analysis["tags"]["title"] == "Blue" and analysis["tags"]["has_cover"]
     assert analysis["music"]["beats_s"] and analysis["music"]["chords"] and analysis["music"]["key"]
