@@ -67,11 +67,12 @@ CREATE TABLE IF NOT EXISTS worker_deaths (
     cause TEXT NOT NULL, job_id INTEGER, dataset_id TEXT, path TEXT, step TEXT, charged INTEGER NOT NULL,
     reason TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS worker_deaths_job ON worker_deaths (job_id);
--- Where deleted samples were (their rowid), numbered in order, kept by a trigger whoever deletes: the
+-- Where deleted samples were (their rowid), numbered in order (never reused, though entries every reader
+-- has shown are forgotten), kept by a trigger whoever deletes: the
 -- columnar manifest (kellyd.manifest_parquet) rebuilds the blocks of rows that lost one. A deletion
 -- is rare (a quarantined sample), so the log stays small.
 CREATE TABLE IF NOT EXISTS sample_deletions (
-    deletion_id INTEGER PRIMARY KEY, dataset_id TEXT NOT NULL, sample_rowid INTEGER NOT NULL);
+    deletion_id INTEGER PRIMARY KEY AUTOINCREMENT, dataset_id TEXT NOT NULL, sample_rowid INTEGER NOT NULL);
 CREATE TRIGGER IF NOT EXISTS samples_log_delete AFTER DELETE ON samples BEGIN
     INSERT INTO sample_deletions (dataset_id, sample_rowid) VALUES (OLD.dataset_id, OLD.rowid); END;
 """
@@ -376,6 +377,23 @@ class Catalog:
             (sample.dataset_id, sample.sample_id, sample.sha256, sample.kind, sample.parent_id, sample.split,
              group_key, label, _dumps(sample.to_json()), _dumps(manifest_entry(sample)), now),
         )
+
+    def deletions_since(self, dataset_id: str, seen: int) -> tuple[list[int], int]:
+        """(rowids of the dataset's samples deleted after log entry `seen`, the newest log entry); see
+        `sample_deletions`. A catalog only ever opened read-only since before the log has none."""
+        try:
+            rows = self.db.execute("SELECT sample_rowid FROM sample_deletions WHERE deletion_id > ? AND dataset_id = ?",
+                                   (seen, dataset_id)).fetchall()
+            (newest,) = self.db.execute("SELECT COALESCE(MAX(deletion_id), 0) FROM sample_deletions").fetchone()
+        except sqlite3.OperationalError:
+            return [], seen
+        return [rowid for (rowid,) in rows], max(newest, seen)
+
+    def forget_deletions(self, dataset_id: str, upto: int) -> int:
+        """Drop the dataset's deletion-log entries up to `upto` (those every reader has shown)."""
+        with self.transaction():
+            return self.db.execute("DELETE FROM sample_deletions WHERE dataset_id = ? AND deletion_id <= ?",
+                                   (dataset_id, upto)).rowcount
 
     def samples(self, dataset_id: str) -> list[Sample]:
         rows = self.db.execute("SELECT data FROM samples WHERE dataset_id = ? ORDER BY sample_id", (dataset_id,))

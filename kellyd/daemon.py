@@ -25,7 +25,7 @@ from kellyd.config import Config, load_config
 from kellyd.dataset import all_datasets, datasets_on_disk
 from kellyd.errors import ConfigError
 from kellyd.export import Exporter, out_of_date
-from kellyd.parquet_refresh import parquet_behind
+from kellyd.parquet_refresh import deletions_seen, parquet_behind, parquet_state
 from kellyd.handlers.registry import build_chain
 from kellyd.rebuild import adopt_unknown_datasets, ensure_catalog
 from kellyd.lock import DatasetsLock, StateLock
@@ -110,6 +110,8 @@ class Daemon:
         for ds_id in runtimes:  # manifest.parquet behind the catalog: a refresh cut short by the last stop
             if parquet_behind(self.catalog, ds_id, self.cfg.dataset_root(ds_id)):
                 self.exporter.parquet.request(ds_id, self.cfg.dataset_root(ds_id))
+            elif (state := parquet_state(self.cfg.dataset_root(ds_id))) is not None:
+                self.catalog.forget_deletions(ds_id, deletions_seen(state))  # what it shows, the log may forget
         from kellyd.executor import make_executor
 
         self.runner = Runner(cfg, self.catalog, runtimes, lambda: make_executor(self.cfg), self.exporter)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from kellyd.atomic import atomic_write_bytes, atomic_write_json
 from kellyd.catalog import Catalog
 from kellyd.data.features import load_feature_array
 from kellyd.music.midi_vector import FEATURE_SIZE
-from kellyd.parquet_refresh import STATE_NAME  # beside the folder: the folder holds parquet files only
+from kellyd.parquet_refresh import STATE_NAME, deletions_seen  # beside the folder: the folder holds parquet files only
 from kellyd.sample import Sample
 
 PARQUET_DIR = "manifest.parquet"
@@ -231,18 +230,6 @@ def _write_shard(catalog: Catalog, dataset_id: str, root: Path, folder: Path, sh
     return "written", len(rows)
 
 
-def deletions_since(catalog: Catalog, dataset_id: str, seen: int) -> tuple[list[int], int]:
-    """(rowids of the dataset's samples deleted after log entry `seen`, the newest log entry): see the
-    catalog's `sample_deletions`. A catalog only ever opened read-only since before the log has none."""
-    try:
-        rows = catalog.db.execute("SELECT deletion_id, sample_rowid FROM sample_deletions WHERE deletion_id > ?"
-                                  " AND dataset_id = ?", (seen, dataset_id)).fetchall()
-        (newest,) = catalog.db.execute("SELECT COALESCE(MAX(deletion_id), 0) FROM sample_deletions").fetchone()
-    except sqlite3.OperationalError:
-        return [], seen
-    return [rowid for _, rowid in rows], max(newest, seen)
-
-
 def _all_shards(catalog: Catalog, dataset_id: str, folder: Path) -> set[str]:
     return {shard_of(r[0] * SHARD_ROWS) for r in catalog.db.execute(
         "SELECT DISTINCT rowid / ? FROM samples WHERE dataset_id = ?", (SHARD_ROWS, dataset_id))} | _shards_on_disk(folder)
@@ -281,8 +268,8 @@ def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> Par
     changed_rows = dict(catalog.db.execute(query, args))
     changed = set(changed_rows)
     # Blocks that lost a sample since the last write: no row of theirs changed, so only the log shows them.
-    deletions_seen = 0 if state is None else state.get("deletions_seen", 0)
-    deleted_rows, deletions_now = deletions_since(catalog, dataset_id, deletions_seen)
+    seen = 0 if state is None else deletions_seen(state)
+    deleted_rows, deletions_now = catalog.deletions_since(dataset_id, seen)
     touched = {shard_of(rowid) for rowid in (*changed_rows.values(), *deleted_rows)}
     written, removed, unchanged, rows = [], [], 0, 0
     saved_at = time.monotonic()
@@ -300,9 +287,9 @@ def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> Par
             pending.discard(shard)
             if time.monotonic() - saved_at > STATE_SAVE_EVERY_S:
                 atomic_write_json(state_path, {**head, "changed_at": since, "pending": sorted(pending),
-                                               "deletions_seen": deletions_seen})
+                                               "deletions_seen": seen})
                 saved_at = time.monotonic()
-    if state is None or newest != since or state.get("pending") or deletions_now != deletions_seen:
+    if state is None or newest != since or state.get("pending") or deletions_now != seen:
         atomic_write_json(state_path, {**head, "changed_at": newest, "pending": [], "deletions_seen": deletions_now})
     return ParquetWrite(tuple(written), tuple(removed), unchanged, rows)
 

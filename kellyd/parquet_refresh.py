@@ -39,16 +39,29 @@ STATE_NAME = "manifest.parquet.state.json"  # beside manifest.parquet/: the newe
 
 
 def parquet_behind(catalog, dataset_id: str, root: Path) -> bool:
-    """Whether manifest.parquet shows an older catalog than there is (or is missing while samples exist)."""
+    """Whether manifest.parquet shows an older catalog than there is (a change, or a sample deleted since),
+    or is missing while samples exist."""
     newest = catalog.db.execute("SELECT MAX(updated_at) FROM samples WHERE dataset_id = ?",
                                 (dataset_id,)).fetchone()[0]
-    if newest is None:
-        return False
+    state = parquet_state(root)
+    if state is None:
+        return newest is not None
+    deleted, _ = catalog.deletions_since(dataset_id, deletions_seen(state))
+    return state.get("changed_at") != newest or bool(deleted)
+
+
+def parquet_state(root: Path) -> dict | None:
+    """manifest.parquet's state file (which catalog change and deletion its shards show), None if unreadable."""
     try:
-        shown = json.loads((Path(root) / STATE_NAME).read_text(encoding="utf-8")).get("changed_at")
-    except (OSError, ValueError, AttributeError):
-        return True
-    return shown != newest
+        state = json.loads((Path(root) / STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def deletions_seen(state: dict) -> int:
+    seen = state.get("deletions_seen", 0)
+    return seen if isinstance(seen, int) and not isinstance(seen, bool) else 0
 
 
 def refresh_command(catalog_path: Path, dataset_id: str, root: Path) -> list[str]:

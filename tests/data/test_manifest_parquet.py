@@ -16,6 +16,7 @@ from kellyd import manifest_parquet
 from kellyd.manifest_parquet import (
     LABEL_TYPES, PARQUET_DIR, STATE_NAME, read_manifest_parquet, shard_of_sample, shard_path, write_manifest_parquet,
 )
+from kellyd.parquet_refresh import deletions_seen, parquet_behind, parquet_state
 from kellyd.sample import Sample
 from tests.daemon.harness import DaemonProcess, make_tree, wait_for
 from tests.data.conftest import DATASET, dataset_config, drum_takes
@@ -245,12 +246,14 @@ def test_a_deleted_sample_leaves_its_shard_and_nothing_else_is_rebuilt(tmp_path,
     root = tmp_path / "d"
     write_manifest_parquet(catalog, "d", root)
     gone, alone = samples[20], samples[-1]
+    shard_of_sample_at_1 = shard_of_sample(catalog, "d", samples[0].sample_id)
     gone_shard = shard_of_sample(catalog, "d", gone.sample_id)
     # Deleted as the runner deletes a quarantined sample: no other row changes, so no updated_at shows it.
     with catalog.transaction():
         catalog.db.execute("DELETE FROM samples WHERE dataset_id = 'd' AND sample_id = ?", (gone.sample_id,))
+    assert parquet_behind(catalog, "d", root)  # a restarted daemon asks for a refresh
     after = write_manifest_parquet(catalog, "d", root)
-    assert after.written == (gone_shard,)
+    assert after.written == (gone_shard,) and not parquet_behind(catalog, "d", root)
     ids = read_manifest_parquet(root).column("sample_id").to_pylist()
     assert gone.sample_id not in ids and len(ids) == 39
     assert write_manifest_parquet(catalog, "d", root).written == ()  # the deletion is counted once
@@ -262,4 +265,13 @@ def test_a_deleted_sample_leaves_its_shard_and_nothing_else_is_rebuilt(tmp_path,
     last = write_manifest_parquet(catalog, "d", root)
     assert last.removed == (alone_shard,) and not shard_path(root / PARQUET_DIR, alone_shard).exists()
     assert len(read_manifest_parquet(root)) == 30
+    # What the parquet shows, the log may forget (the daemon does at start); nothing is rebuilt for it.
+    seen = deletions_seen(parquet_state(root))
+    assert catalog.forget_deletions("d", seen) == 10 and catalog.deletions_since("d", 0) == ([], 0)
+    assert write_manifest_parquet(catalog, "d", root).written == () and not parquet_behind(catalog, "d", root)
+    # A deletion after that is still seen: log numbers are never reused.
+    with catalog.transaction():
+        catalog.db.execute("DELETE FROM samples WHERE dataset_id = 'd' AND sample_id = ?", (samples[0].sample_id,))
+    assert parquet_behind(catalog, "d", root)
+    assert write_manifest_parquet(catalog, "d", root).written == (shard_of_sample_at_1,)
     catalog.close()
