@@ -54,11 +54,6 @@ def current_umask() -> int:
     return mask
 
 
-def new_file_mode() -> int:
-    """The permission bits `open()` gives a new file: 0666 less the umask."""
-    return 0o666 & ~current_umask()
-
-
 def temp_stem(name: str) -> str:
     """`name`, shortened so that `.<name>.XXXXXXXX.tmp` stays within NAME_MAX."""
     from kellyd.pathpolicy import NAME_MAX_BYTES, fit_name

@@ -39,7 +39,7 @@ from kellyd.atomic import atomic_write_bytes, atomic_write_json
 from kellyd.catalog import Catalog
 from kellyd.data.features import load_feature_array
 from kellyd.music.midi_vector import FEATURE_SIZE
-from kellyd.parquet_refresh import STATE_NAME, deletions_seen  # beside the folder: the folder holds parquet files only
+from kellyd.parquet_refresh import STATE_NAME, deletions_seen, parquet_state  # beside the folder: the folder holds parquet files only
 from kellyd.sample import Sample
 
 PARQUET_DIR = "manifest.parquet"
@@ -169,13 +169,10 @@ def _rowid_range(shard: str) -> tuple[int, int] | None:
     return int(shard) * SHARD_ROWS, (int(shard) + 1) * SHARD_ROWS
 
 
-def _read_state(path: Path) -> dict | None:
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(state, dict) and state.get("table_version") == TABLE_VERSION \
-        and state.get("shard_rows") == SHARD_ROWS
+def _read_state(root: Path) -> dict | None:
+    """The state file, if it is of this table layout (else the shards are all built again)."""
+    state = parquet_state(root)
+    ok = state is not None and state.get("table_version") == TABLE_VERSION and state.get("shard_rows") == SHARD_ROWS
     return state if ok else None
 
 
@@ -249,7 +246,7 @@ def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> Par
     folder = Path(root) / PARQUET_DIR
     folder.mkdir(parents=True, exist_ok=True)
     state_path = Path(root) / STATE_NAME
-    state = _read_state(state_path)
+    state = _read_state(root)
     newest = catalog.db.execute("SELECT MAX(updated_at) FROM samples WHERE dataset_id = ?",
                                 (dataset_id,)).fetchone()[0]
     if state is None:
