@@ -250,6 +250,14 @@ class Catalog:
         """Forget `path` if `job_id` is still the job that took care of it."""
         self.db.execute("DELETE FROM files WHERE path = ? AND job_id = ?", (path, job_id))
 
+    def moved_files_left(self) -> list[tuple[str, int, int, int]]:
+        """(path, size, mtime_ns, job id) of files whose import by moving was committed and whose row is
+        still here: the daemon stopped before removing the origin, or could not remove it."""
+        return self.db.execute(
+            "SELECT f.path, f.size, f.mtime_ns, f.job_id FROM files f JOIN jobs j ON j.job_id = f.job_id"
+            " WHERE (j.step > 0 OR j.state = 'duplicate')"
+            " AND json_extract(j.sample, '$.source.on_import') = 'move'").fetchall()
+
     def import_waiting(self, path: str) -> bool:
         """True when a job for `path` has not run its import yet. That import reads the file as it is
         when it runs, so nothing that happens to the file before then needs another job."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Callable
@@ -46,6 +47,7 @@ class StepCommitter:
         self.exporter = exporter
         self.defer_splits = False  # a batch places its new samples at once (`Runner.place_batch`)
         self.new_samples_since_validate: dict[str, int] = {}
+        self.removed_origins: list[tuple[str, int]] = []  # (path, job id): origins removed after their commit
 
     def commit(self, job: Job, outcome: StepOutcome, now: float, after: list) -> None:
         """Commit one job inside a savepoint. An unexpected failure (a name the file system or SQLite
@@ -149,7 +151,7 @@ class StepCommitter:
             self.counters.children_added += 1
         if finished:
             self.counters.processed += 1
-            bound.info("sample_done", dataset=rt.dataset_id)
+            after.append(lambda: bound.info("sample_done", dataset=rt.dataset_id))  # said once it is true
         self._mark_after(after, rt.dataset_id, [sample.sample_id, *(c.sample_id for c in children)])
 
     def _mark_after(self, after: list, dataset_id: str, sample_ids: list[str]) -> None:
@@ -168,9 +170,11 @@ class StepCommitter:
         return sample.with_changes(original_names=names, split=current.split or sample.split)
 
     def _after_import(self, job: Job, sample: Sample, after: list) -> None:
+        """An import that moves removes the origin once its commit is made. The file's `files` row stays
+        until the origin is gone, so a daemon killed in between knows the file when it starts again
+        (`finish_interrupted_moves`) and does not import it twice."""
         if job.sample.source.get("on_import") == "move":
             origin = Path(job.origin_path)
-            self.catalog.db.execute("DELETE FROM files WHERE path = ?", (job.origin_path,))
             after.append(lambda: self._remove_imported_origin(job, origin))
 
     def _remove_imported_origin(self, job: Job, origin: Path) -> None:
@@ -179,11 +183,15 @@ class StepCommitter:
         until it changes: one warning, not one import per rescan."""
         try:
             _remove_origin(origin)
-            return
         except OSError as exc:
             log.warning("origin_not_removed", path=display(job.origin_path), job=job.job_id, error=str(exc),
                         hint="the file is imported; kellyd cannot remove it from the inbox (no write permission "
                              "on its folder?), leaves it there and will not import it again unless it changes")
+            self._remember_unremoved(job, origin)
+            return
+        self.removed_origins.append((job.origin_path, job.job_id))
+
+    def _remember_unremoved(self, job: Job, origin: Path) -> None:
         try:
             st = os.stat(origin)
         except FileNotFoundError:
@@ -194,6 +202,41 @@ class StepCommitter:
                                        now=time.time())
         except sqlite3.Error as exc:  # the next rescan imports it again, as a duplicate: nothing is lost
             log.warning("origin_not_remembered", path=display(job.origin_path), error=str(exc))
+
+    def forget_removed_origins(self) -> None:
+        """The `files` rows of the origins removed since the last call go, in one transaction: a file
+        dropped at the same path later is a new arrival."""
+        removed, self.removed_origins = self.removed_origins, []
+        if not removed:
+            return
+        try:
+            with self.catalog.transaction():
+                for path, job_id in removed:
+                    self.catalog.forget_file(path, job_id=job_id)
+        except sqlite3.Error as exc:  # the next start forgets them (`finish_interrupted_moves`)
+            log.warning("removed_origins_not_forgotten", files=len(removed), error=str(exc))
+
+    def finish_interrupted_moves(self) -> None:
+        """Origins of committed moves that are still in the inbox (a kill between the commit and the
+        removal) are removed if they are unchanged, and their rows forgotten; a changed one is a new
+        arrival. One the daemon cannot remove stays known, as after `origin_not_removed`."""
+        removed = kept = 0
+        for path, size, mtime_ns, job_id in self.catalog.moved_files_left():
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                st = None
+            if st is not None and stat.S_ISREG(st.st_mode) and (st.st_size, st.st_mtime_ns) == (size, mtime_ns):
+                try:
+                    _remove_origin(Path(path))
+                except OSError:
+                    kept += 1
+                    continue
+                removed += 1
+            self.removed_origins.append((path, job_id))
+        self.forget_removed_origins()
+        if removed or kept:
+            log.info("interrupted_moves_finished", origins_removed=removed, origins_kept=kept)
 
     def _commit_duplicate(self, rt: DatasetRuntime, job: Job, sample: Sample, existing: Sample, now: float,
                           after: list, bound) -> None:
@@ -211,7 +254,7 @@ class StepCommitter:
         self._after_import(job, sample, after)
         self.counters.duplicates += 1
         self.counters.processed += 1
-        bound.info("duplicate", same_as=existing.sample_id)
+        after.append(lambda: bound.info("duplicate", same_as=existing.sample_id))
         self._mark_after(after, rt.dataset_id, [existing.sample_id])
 
     def _redo_lost_outputs(self, rt: DatasetRuntime, sample: Sample, now: float, bound) -> None:

@@ -46,6 +46,9 @@ log = structlog.get_logger("kellyd.runner")
 # of <step> is collected: its files are written and synced, its catalog commit not yet made (the
 # kill -9 tests stop it there). Unset, the runner never looks at it again.
 PAUSE_BEFORE_COMMIT_ENV = "KELLYD_TEST_PAUSE_BEFORE_COMMIT"
+# Tests only, the same after the commit: the step's rows are committed, what follows a commit
+# (removing an imported origin, telling the exporter) not yet done.
+PAUSE_AFTER_COMMIT_ENV = "KELLYD_TEST_PAUSE_AFTER_COMMIT"
 
 
 class Runner:
@@ -58,6 +61,7 @@ class Runner:
         self.executor = executor_factory()  # a local pool starts its workers at the first step
         self._idle_since_s = time.monotonic()  # no step in flight since (monotonic)
         self._pause_before_commit = os.environ.get(PAUSE_BEFORE_COMMIT_ENV, "").partition("@")
+        self._pause_after_commit = os.environ.get(PAUSE_AFTER_COMMIT_ENV, "").partition("@")
         self.exporter = exporter
         self.in_flight: dict[Future, Job] = {}
         self.capacity = max(2, cfg.workers * 4)
@@ -74,6 +78,7 @@ class Runner:
         # A full datasets or state disk pauses dispatching until space returns (`kellyd.diskspace`).
         self.space = SpaceWatch([cfg.paths.datasets, cfg.paths.state])
         self.commits = StepCommitter(cfg, catalog, datasets, self.counters, self.space, exporter)
+        self.commits.finish_interrupted_moves()
 
     @property
     def defer_splits(self) -> bool:
@@ -129,9 +134,11 @@ class Runner:
                     continue
                 derived = False if name in ("annotate", "augment") else None
                 stale = self.catalog.stale_samples(dataset_id, name, handler.version, derived=derived)
-                if stale:
-                    log.info("recompute_step", dataset=dataset_id, step=name, version=handler.version, samples=len(stale))
-                    created += self.enqueue_samples(dataset_id, stale, (name,), now=now)
+                # A sample whose job has yet to reach this step is not stale, only unfinished.
+                queued = self.enqueue_samples(dataset_id, stale, (name,), now=now) if stale else 0
+                if queued:
+                    log.info("recompute_step", dataset=dataset_id, step=name, version=handler.version, samples=queued)
+                created += queued
         return created
 
     # -- dispatch -------------------------------------------------------------------
@@ -350,6 +357,7 @@ class Runner:
                     self.in_flight.pop(future)  # innocent: still pending in the catalog, runs again unpaid
         if self._pause_before_commit[1]:
             self._pause_for_test(done)
+        committed_ok: set[str] = set()  # the steps committed with a result (for the test hook)
         # A commit that fails on a full disk rolls back: the jobs stay pending and run again once
         # space returns, and nothing that follows a commit (removing an origin) happens.
         with self.space.tolerated("committing results", now_s=time.monotonic(), undo=after_commit.clear), \
@@ -374,13 +382,19 @@ class Runner:
                     self.suspects.discard(job.job_id)
                 self.commits.commit(job, outcome, now, after_commit)
                 progressed = True
+                if outcome.status == "ok":
+                    committed_ok.add(job.handler_name)
             if progressed:  # for `kellyd status`: when the queue last moved
                 inflight.step_finished(self.catalog.db, now=now)
+        step, _, marker = self._pause_after_commit
+        if marker and step in committed_ok:
+            _pause_until_killed(marker)
         for action in after_commit:
             try:
                 action()
             except OSError as exc:
                 log.warning("post_commit_action_failed", error=str(exc))
+        self.commits.forget_removed_origins()
         return len(done)
 
     def _forget_lost_steps(self, done: set[Future]) -> set[Future]:
@@ -398,9 +412,7 @@ class Runner:
         step, _, marker = self._pause_before_commit
         if any(self.in_flight[f].handler_name == step and f.done() and not f.cancelled() and f.exception() is None
                and f.result().status == "ok" for f in done if f in self.in_flight):
-            Path(marker).write_text(str(os.getpid()))
-            while True:
-                time.sleep(1.0)
+            _pause_until_killed(marker)
 
     def refuse(self, f: NewFile, reason: str, *, now: float) -> bool:
         """Quarantine a settled file that the path policy refuses before any job exists (a link, a name
@@ -463,3 +475,10 @@ def _pool_broke(future: Future) -> bool:
     if future.cancelled():
         return True
     return future.done() and isinstance(future.exception(), BrokenProcessPool)
+
+
+def _pause_until_killed(marker: str) -> None:
+    """The test hooks' stop (PAUSE_BEFORE_COMMIT_ENV, PAUSE_AFTER_COMMIT_ENV): say so in `marker`, then wait."""
+    Path(marker).write_text(str(os.getpid()))
+    while True:
+        time.sleep(1.0)

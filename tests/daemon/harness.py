@@ -143,6 +143,23 @@ class DaemonProcess:
         self._log.close()
 
 
+def kill9_at_hook(tree: Tree, hook_env: str, step: str, marker: Path, feed: Callable[[], None] = lambda: None) -> DaemonProcess:
+    """Start a daemon with one of the runner's test hooks (`kellyd.runner`: "<step>@<marker>"), `feed` it,
+    wait until it stops at the hook, and kill it with SIGKILL there. Only that daemon gets the hook."""
+    os.environ[hook_env] = f"{step}@{marker}"
+    try:
+        daemon = DaemonProcess(tree)
+    finally:
+        del os.environ[hook_env]
+    try:
+        daemon.wait_started()
+        feed()
+        wait_for(marker.exists, 60, f"the runner paused at its test hook ({hook_env}, step {step})")
+    finally:
+        daemon.kill9()
+    return daemon
+
+
 def wait_for(cond: Callable[[], bool], timeout_s: float, what: str, *, interval_s: float = 0.05) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 
 from kellyd.runner import PAUSE_BEFORE_COMMIT_ENV
-from tests.daemon.harness import DaemonProcess, make_tree, wait_for
+from tests.daemon.harness import DaemonProcess, kill9_at_hook, make_tree, wait_for
 from tests.daemon.test_daemon_e2e import groove_files
 
 CHAIN = ["import", "annotate", "features", "augment"]
@@ -31,24 +31,18 @@ def files_under(folder) -> set[str]:
     return {p.name for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
 
 
-def test_kill9_between_synced_files_and_their_commit_leaves_no_sample_without_its_files(tmp_path, corpus,
-                                                                                      monkeypatch):
+def test_kill9_between_synced_files_and_their_commit_leaves_no_sample_without_its_files(tmp_path, corpus):
     # Every sample goes to train, so every original gets children.
     tree = make_tree(tmp_path, datasets={"mix": {"target_model": "EmotionRecognizer", "chain": CHAIN,
                                                  "multiplier": MULTIPLIER, "splits": [1.0, 0.0, 0.0]}})
     ds = tree.datasets / "mix"
     sources = groove_files(corpus, 3)
-    marker = tmp_path / "paused-before-commit"
-    monkeypatch.setenv(PAUSE_BEFORE_COMMIT_ENV, f"augment@{marker}")
-    daemon = DaemonProcess(tree)
-    monkeypatch.delenv(PAUSE_BEFORE_COMMIT_ENV)
-    try:
-        daemon.wait_started()
+
+    def feed() -> None:
         for src in sources:
             shutil.copyfile(src, tree.inbox / "mix" / src.name)
-        wait_for(marker.exists, 60, "the runner paused before committing an augment step")
-    finally:
-        daemon.kill9()
+
+    kill9_at_hook(tree, PAUSE_BEFORE_COMMIT_ENV, "augment", tmp_path / "paused-before-commit", feed)
 
     # The kill landed between the writes and the commit: children on disk that no sample lists yet...
     samples = catalog_samples(tree)
