@@ -34,7 +34,7 @@ def _settings_for(name: str, ds: DatasetConfig, multiplier: int | None) -> dict:
         return {"stems": ds.stems, "demucs_model": ds.demucs_model, "notes": ds.notes}
     if name == "augment":
         return {"multiplier": ds.multiplier if multiplier is None else multiplier, "sr_hz": ds.sample_rate_hz,
-                "child_features": "features" in child_chain(ds.chain)}
+                "transforms": ds.augment_transforms, "child_features": "features" in child_chain(ds.chain)}
     return {}
 
 

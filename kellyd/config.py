@@ -95,6 +95,9 @@ class DatasetConfig:
     stems: Literal["hpss", "demucs", "off"] = "hpss"
     demucs_model: str = ""
     notes: Literal["auto", "basic_pitch", "cqt", "off"] = "auto"
+    # {transform: [low, high] or a number}: the transforms augmentation draws from, and their ranges
+    # (kellyd.handlers.augment); absent: all of them at their default ranges.
+    augment_transforms: dict[str, Any] | None = None
 
     @property
     def target_label_key(self) -> str:
@@ -193,6 +196,8 @@ def _type_name(tp: Any) -> str:
         return " | ".join(repr(a) for a in typing.get_args(tp))
     if origin is tuple:
         return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "table"
     return getattr(tp, "__name__", str(tp))
 
 
@@ -212,6 +217,10 @@ def _coerce(key: str, tp: Any, value: Any) -> Any:
             raise wrong
         inner = typing.get_args(tp)[0]
         return tuple(_coerce(f"{key}[{i}]", inner, v) for i, v in enumerate(value))
+    if origin is dict:  # checked by the section's own rules
+        if not isinstance(value, dict):
+            raise wrong
+        return dict(value)
     if tp is bool:
         if not isinstance(value, bool):
             raise wrong
@@ -310,7 +319,17 @@ def _parse_dataset(dataset_id: str, table: Any, known_handlers: frozenset[str]) 
             raise ConfigError(f"{prefix}.group_by", f"not a regular expression: {exc}") from None
         if "group" not in pattern.groupindex:
             raise ConfigError(f"{prefix}.group_by", "the expression needs a named group (?P<group>...)")
+    if ds.augment_transforms is not None:
+        _check_augment_transforms(ds.augment_transforms, f"{prefix}.augment_transforms")
     return ds
+
+
+def _check_augment_transforms(table: dict[str, Any], key: str) -> None:
+    from kellyd.handlers.augment import checked_ranges  # numpy: only for a config that sets the key
+
+    if not table:
+        raise ConfigError(key, "lists no transform; to make no children, leave 'augment' out of the chain")
+    checked_ranges(table, key=key)
 
 
 def _resolve(base: Path, p: Path) -> Path:

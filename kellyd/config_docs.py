@@ -78,6 +78,7 @@ DOCS: dict[str, str] = {
     "datasets.<id>.labels": "a closed label set: files whose label is not listed are rejected (empty: open)",
     "datasets.<id>.label_key": "the annotation the model learns and splits are stratified by (default per model)",
     "datasets.<id>.multiplier": "children made by augmentation per training sample",
+    "datasets.<id>.augment_transforms": "the transforms augmentation draws from, each with its range ([low, high] or one value); absent: all, at their default ranges",
     "datasets.<id>.splits": "train, val, test ratios",
     "datasets.<id>.group_by": "regular expression with a (?P<group>...) over the file name: a group stays in one split",
     "datasets.<id>.on_import": "'move' (the inbox drains) or 'copy' (originals stay)",
@@ -114,6 +115,7 @@ def default_config_text() -> str:
 
     def block(name: str, values: dict[str, Any], doc_prefix: str) -> str:
         lines = [f"# {k}: {DOCS.get(f'{doc_prefix}.{k}', '')}" for k in values]
+        values = {k: v for k, v in values.items() if v is not None}  # TOML has no null: such a key is left out
         return "\n" + "\n".join(lines) + "\n" + tomli_w.dumps({name: values} if "." not in name else
                                                               {name.split(".")[0]: {name.split(".")[1]: values}})
 

@@ -196,3 +196,35 @@ def test_draw_plan_is_deterministic_and_stays_in_range():
                 assert (p["low_ms"], p["high_ms"]) == (-5.0, 5.0)
             else:
                 assert p["probability"] == 0.02
+
+
+def test_the_configured_transforms_and_ranges_are_the_only_ones_drawn(dataset, song, tmp_path):
+    from kellyd.config import config_from_mapping
+    from kellyd.handlers.registry import build_handler
+
+    (tmp_path / "inbox").mkdir()
+    cfg = config_from_mapping({
+        "paths": {"inbox": "inbox", "datasets": "datasets", "state": "state", "staging": "staging"},
+        "datasets": {"emo": {"chain": ["import", "annotate", "features", "augment"], "multiplier": 12,
+                             "augment_transforms": {"transpose": [-2, 2], "velocity": 0.9}}},
+    }, source=tmp_path / "config.toml")
+    children = build_handler("augment", dataset, cfg.datasets["emo"])(song).children
+    # Only 9 distinct children exist (4 transpositions, the one velocity factor, 4 of both), and
+    # children never repeat: the 12 draws give each of them once.
+    assert len(children) == 9
+    for child in children:
+        plan = child.augmentation
+        steps = plan["params"] if "+" in plan["transform"] else {plan["transform"]: plan["params"]}
+        assert set(steps) <= {"transpose", "velocity"}, plan
+        if "transpose" in steps:
+            assert steps["transpose"]["semitones"] in (-2, -1, 1, 2), plan
+        if "velocity" in steps:
+            assert steps["velocity"]["factor"] == 0.9, plan
+    # Without the key: the default transforms, some of which this table left out.
+    (tmp_path / "other").mkdir()
+    default = config_from_mapping({
+        "paths": {"inbox": "inbox", "datasets": "datasets", "state": "state", "staging": "staging"},
+        "datasets": {"emo": {"chain": ["import", "annotate", "features", "augment"], "multiplier": 12}},
+    }, source=tmp_path / "config.toml")
+    drawn = {c.augmentation["transform"] for c in build_handler("augment", dataset, default.datasets["emo"])(song).children}
+    assert any(name.split("+")[0] not in ("transpose", "velocity") for name in drawn), drawn
