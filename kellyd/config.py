@@ -21,6 +21,7 @@ from typing import Any, Literal, Mapping
 
 from kellyd.errors import ConfigError
 from kellyd.locations import checkout_config_path, default_folders, find_config, folder_problem
+from kellyd.validation_limits import Limits
 
 DEFAULT_CONFIG_PATH = checkout_config_path()  # the repository's config.toml; None for an installed package
 TARGET_MODELS = ("EmotionRecognizer", "MelodyTransformer", "HarmonyPredictor", "DynamicsEngine", "GroovePredictor")
@@ -128,7 +129,9 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
-class ValidateConfig:
+class ValidateConfig(Limits):
+    """How validation runs, and the thresholds of its warnings (`kellyd.validation_limits.Limits`)."""
+
     mode: Literal["cheap", "full"] = "cheap"
     workers: int = field(default=1, metadata=_check(minimum=1))
 
@@ -264,7 +267,10 @@ def parse_section(cls: type, table: Any, prefix: str) -> Any:
                 relation = "greater than" if exclusive else "at least"
                 raise ConfigError(key, f"must be {relation} {bound}, got {converted}")
         values[name] = converted
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ConfigError as exc:  # a section's own check (`__post_init__`) names the field
+        raise ConfigError(f"{prefix}.{exc.key}", exc.reason) from None
 
 
 def parse_interval_s(key: str, text: str) -> float | None:

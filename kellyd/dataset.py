@@ -23,7 +23,7 @@ LAYOUT = ("raw/midi", "raw/audio", "raw/synthetic", "processed/features", "proce
 
 def dataset_settings_json(dataset_id: str, ds: DatasetConfig) -> dict:
     return {"dataset_id": dataset_id, **{k: (list(v) if isinstance(v, tuple) else v)
-                                         for k, v in dataclasses.asdict(ds).items()}}
+                                         for k, v in dataclasses.asdict(ds).items() if v is not None}}
 
 
 def create_layout(root: Path, dataset_id: str, ds: DatasetConfig) -> None:
@@ -60,7 +60,7 @@ def datasets_on_disk(datasets_dir: Path, configured: Mapping[str, DatasetConfig]
         if not data or "target_model" not in data:
             continue
         fields = {f.name for f in dataclasses.fields(DatasetConfig)}
-        table = {k: v for k, v in data.items() if k in fields}
+        table = {k: v for k, v in data.items() if k in fields and v is not None}  # None: the default
         try:
             found[root.name] = parse_section(DatasetConfig, table, f"{root}/config.json")
         except ConfigError:

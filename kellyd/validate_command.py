@@ -66,7 +66,7 @@ def validate(cfg: Config, dataset_id: str, *, full: bool | None = None):
         split_settings=split_settings(dataset_id, settings), quarantined=quarantined,
         storage_budget_bytes=storage_budget_bytes(cfg, dataset_id),
         verify_hashes=(cfg.validate.mode == "full") if full is None else full,
-        workers=cfg.validate.workers, dataset_id=dataset_id)
+        workers=cfg.validate.workers, limits=cfg.validate, dataset_id=dataset_id)
     write_attributions(root, samples)
     return report, files
 

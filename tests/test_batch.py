@@ -160,3 +160,31 @@ def test_an_import_places_its_batch_the_same_way_whatever_order_the_workers_fini
         assert listed == set(splits[-1])
     assert splits[0] == splits[1] and len(splits[0]) == 24
     assert set(splits[0].values()) == {"train", "val", "test"}
+
+
+def test_validation_thresholds_come_from_the_validate_section(tmp_path, corpus):
+    def reasons(tree) -> dict[str, str]:
+        proc = run_cli(tree, "validate", "--dataset", "g")
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads((tree.datasets / "g" / "reports" / "latest.json").read_text())
+        return {f"{r['family']}.{r['check']}": r for r in report["reasons"]}
+
+    datasets = {"g": {"target_model": "GroovePredictor", "chain": ["import", "annotate"]}}
+    mine = tmp_path / "mine"
+    for i, src in enumerate(sorted(corpus.glob("groove_midi/drummer1/session1/*.mid"))[:6]):
+        dst = mine / ("swing" if i == 0 else "straight") / src.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+
+    default = make_tree(tmp_path / "default", datasets=datasets)
+    assert run_cli(default, "import", str(mine), "--dataset", "g").returncode == 0
+    assert "wanted at least 0.50" in reasons(default)["balance.imbalanced"]["message"]
+
+    # GroovePredictor expects 5 classes, 3 of which have no file: the ratio is 0, below any threshold but 0.
+    lenient = make_tree(tmp_path / "lenient", datasets=datasets, extra={"validate": {"min_balance_ratio": 0.0}})
+    assert run_cli(lenient, "import", str(mine), "--dataset", "g").returncode == 0
+    assert "balance.imbalanced" not in reasons(lenient)
+
+    bad = make_tree(tmp_path / "bad", datasets=datasets, extra={"validate": {"min_balance_ratio": 1.5}})
+    proc = run_cli(bad, "validate", "--dataset", "g")
+    assert proc.returncode == 2 and "validate.min_balance_ratio" in proc.stderr and "from 0 to 1" in proc.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from kellyd.quarantine_groups import group_quarantine
@@ -21,41 +20,7 @@ from kellyd.validate.html import size_text
 from kellyd.validate.measures import balance_ratio
 from kellyd.validate.report import ClassCount, Distribution, Reason, Severity, StorageUse
 from kellyd.validate.targets import EXPECTED_CLASSES, ModelTarget
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Thresholds behind the warnings (errors do not depend on thresholds).
-
-    min_balance_ratio: smallest / largest class count below which the classes are imbalanced.
-    min_entropy: normalised entropy of keys, modes or tempo bins below which diversity is low.
-    max_split_share_error: how far (as a share) a split may drift from its ratio.
-    min_samples_for_ratio_check: below this many originals, split shares are not judged.
-    storage_warn_share: share of the storage budget that earns a note.
-    max_listed: how many affected samples a reason lists (the count is always complete).
-    max_class_share_drift: how far a class's share in one split may sit from its share over all
-        splits (absolute: 0.10 lets 16 % overall be 6-26 % in val); in a small split the allowance
-        widens to three binomial standard deviations, so chance alone is not flagged.
-    min_split_for_balance: splits with fewer originals than this are not judged for class shares.
-    """
-
-    min_balance_ratio: float = 0.5
-    min_entropy: float = 0.5
-    max_split_share_error: float = 0.05
-    min_samples_for_ratio_check: int = 40
-    storage_warn_share: float = 0.9
-    max_listed: int = 100
-    max_class_share_drift: float = 0.10
-    min_split_for_balance: int = 20
-
-    def __post_init__(self) -> None:
-        for name in ("min_balance_ratio", "min_entropy", "max_split_share_error", "storage_warn_share",
-                     "max_class_share_drift"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"Limits.{name} must be in [0, 1], got {value!r}")
-        if self.max_listed < 1:
-            raise ValueError(f"Limits.max_listed must be at least 1, got {self.max_listed}")
+from kellyd.validation_limits import Limits
 
 
 def make_reason(family: str, check: str, severity: Severity, message: str,
