@@ -14,7 +14,7 @@ from typing import Iterator
 
 from kellyd.catalog import Catalog
 from kellyd.config import Config
-from kellyd.dataset import all_datasets
+from kellyd.dataset import settings_of
 from kellyd.errors import ConfigError
 from kellyd.export import Exporter
 from kellyd.lock import DatasetsLock, StateLock
@@ -28,10 +28,7 @@ from kellyd.scan import walk_files
 
 @contextmanager
 def batch_runner(cfg: Config, dataset_id: str) -> Iterator[Runner]:
-    datasets = all_datasets(cfg)
-    if dataset_id not in datasets:
-        raise ConfigError("--dataset", f"unknown dataset {dataset_id!r}; configured: {', '.join(sorted(datasets)) or 'none'}"
-                          " (create it with `kellyd dataset create`)")
+    settings = settings_of(cfg, dataset_id)
     lock = StateLock(cfg.paths.state)
     lock.acquire(purpose=f"batch on {dataset_id}")
     datasets_lock = DatasetsLock(cfg.paths.datasets)
@@ -48,7 +45,7 @@ def batch_runner(cfg: Config, dataset_id: str) -> Iterator[Runner]:
                         max_busy_share=cfg.export.max_busy_share)
     from kellyd.executor import make_executor
 
-    runner = Runner(cfg, catalog, {dataset_id: build_runtime(cfg, dataset_id, datasets[dataset_id], catalog)},
+    runner = Runner(cfg, catalog, {dataset_id: build_runtime(cfg, dataset_id, settings, catalog)},
                     lambda: make_executor(cfg), exporter)
     try:
         yield runner

@@ -302,8 +302,12 @@ def check_schedule_value(key: str, text: str) -> None:
     raise ConfigError(key, f"expected 'off', an interval such as '6h', or a cron line such as '0 3 * * *', got {text!r}")
 
 
-def _parse_dataset(dataset_id: str, table: Any, known_handlers: frozenset[str]) -> DatasetConfig:
-    prefix = f"datasets.{dataset_id}"
+def parse_dataset(dataset_id: str, table: Any, known_handlers: frozenset[str] | None = None, *,
+                  prefix: str | None = None) -> DatasetConfig:
+    """One dataset's settings, checked as `[datasets.<id>]` is (a dataset folder's config.json too);
+    errors name keys under `prefix` (default `datasets.<id>`)."""
+    prefix = prefix or f"datasets.{dataset_id}"
+    known_handlers = known_handler_names() if known_handlers is None else known_handlers
     if not _DATASET_ID.match(dataset_id):
         raise ConfigError(prefix, "a dataset id uses letters, digits, '_', '-' and '.' only")
     ds = parse_section(DatasetConfig, table, prefix)
@@ -398,7 +402,7 @@ def config_from_mapping(raw: Mapping[str, Any], *, source: Path) -> Config:
     datasets_table = raw.get("datasets", {})
     if not isinstance(datasets_table, dict):
         raise ConfigError("datasets", "expected a table of datasets")
-    datasets = {ds_id: _parse_dataset(ds_id, table, handlers) for ds_id, table in datasets_table.items()}
+    datasets = {ds_id: parse_dataset(ds_id, table, handlers) for ds_id, table in datasets_table.items()}
     freesound = parse_freesound_section(raw.get("freesound", {}))
     # Checked only when the file has a [freesound] section: an empty config is valid, and its
     # default dataset may still be made by `kellyd dataset create` (staged files wait until then).

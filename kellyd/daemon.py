@@ -127,13 +127,39 @@ class Daemon:
         self.notifier.ready(self._status_line, now_s=time.monotonic())  # watcher, workers, scheduler are up
 
     def _runtimes(self, cfg: Config, *, reloading: bool = False):
-        datasets = all_datasets(cfg)
-        # Every handler is built (and so checked) before any dataset folder is laid out, so a
-        # refused value changes nothing on disk.
+        """Every handler is built (and so checked) before any dataset folder is laid out, so a refused
+        value changes nothing on disk. A refused value in config.toml stops the start (or the reload); a
+        dataset folder's own config.json that kellyd refuses leaves that dataset out, logged once."""
+        datasets = dict(cfg.datasets)
         for ds_id, ds in datasets.items():
             build_chain(dataset_context(cfg, ds_id, ds), ds)
+        if reloading:
+            self._datasets_refused.clear()  # a reload looks at every dataset folder again
+        for ds_id, ds in self._datasets_on_disk(cfg, cfg.datasets).items():
+            try:
+                build_chain(dataset_context(cfg, ds_id, ds), ds)
+            except Exception as exc:  # noqa: BLE001 - one dataset folder never stops the daemon
+                self._refuse_dataset(ds_id, exc)
+                continue
+            datasets[ds_id] = ds
         return {ds_id: build_runtime(cfg, ds_id, ds, self.catalog, clean_temp_files=not reloading)
                 for ds_id, ds in datasets.items()}
+
+    def _datasets_on_disk(self, cfg: Config, known) -> dict:
+        """The dataset folders made by `kellyd dataset create` that are not in `known` and not refused."""
+        refused: dict[str, ConfigError] = {}
+        found = datasets_on_disk(cfg.paths.datasets, known, refused=refused)
+        for ds_id, exc in refused.items():
+            self._refuse_dataset(ds_id, exc)
+        return {ds_id: ds for ds_id, ds in found.items() if ds_id not in self._datasets_refused}
+
+    def _refuse_dataset(self, ds_id: str, exc: BaseException) -> None:
+        if ds_id in self._datasets_refused:
+            return
+        self._datasets_refused.add(ds_id)
+        log.error("dataset_refused", dataset=display(ds_id), key=getattr(exc, "key", None),
+                  reason=getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}",
+                  hint="its files are not imported; fix its config.json, then send SIGHUP or restart")
 
     def _catch_up_exports(self, runtimes) -> None:
         """A kill during an export leaves the manifest behind the catalog: export again what changed."""
@@ -308,15 +334,11 @@ class Daemon:
             return
         self._datasets_checked_s = now_mono
         added = []
-        for ds_id, settings in datasets_on_disk(self.cfg.paths.datasets, self.runner.datasets).items():
-            if ds_id in self._datasets_refused:
-                continue
+        for ds_id, settings in self._datasets_on_disk(self.cfg, self.runner.datasets).items():
             try:
                 self.runner.datasets[ds_id] = build_runtime(self.cfg, ds_id, settings, self.catalog)
-            except Exception as exc:  # noqa: BLE001 - logged once; the next start looks again
-                self._datasets_refused.add(ds_id)
-                log.error("dataset_refused", dataset=display(ds_id), key=getattr(exc, "key", None),
-                          reason=getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - logged once; a reload or the next start looks again
+                self._refuse_dataset(ds_id, exc)
                 continue
             added.append(ds_id)
             log.info("dataset_added", dataset=ds_id, target_model=settings.target_model)

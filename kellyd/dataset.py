@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Mapping
 
 from kellyd.atomic import atomic_write_json
-from kellyd.config import Config, DatasetConfig, parse_section
+from kellyd.config import Config, DatasetConfig, parse_dataset
 from kellyd.errors import ConfigError
 
 LAYOUT = ("raw/midi", "raw/audio", "raw/synthetic", "processed/features", "processed/augmented",
@@ -48,8 +48,26 @@ def all_datasets(cfg: Config) -> dict[str, DatasetConfig]:
     return {**datasets_on_disk(cfg.paths.datasets, cfg.datasets), **cfg.datasets}
 
 
-def datasets_on_disk(datasets_dir: Path, configured: Mapping[str, DatasetConfig]) -> dict[str, DatasetConfig]:
-    """Datasets made by `kellyd dataset create` that the config file does not list."""
+def settings_of(cfg: Config, dataset_id: str) -> DatasetConfig:
+    """The settings of `dataset_id`, from config.toml or its folder's config.json. ConfigError: the
+    folder's config.json holds a refused value (named), or the dataset is unknown (the known ones named)."""
+    if dataset_id in cfg.datasets:
+        return cfg.datasets[dataset_id]
+    refused: dict[str, ConfigError] = {}
+    on_disk = datasets_on_disk(cfg.paths.datasets, cfg.datasets, refused=refused)
+    if dataset_id in refused:
+        raise refused[dataset_id]
+    if dataset_id not in on_disk:
+        known = sorted({*cfg.datasets, *on_disk})
+        raise ConfigError("--dataset", f"unknown dataset {dataset_id!r}; configured: {', '.join(known) or 'none'}"
+                                       " (create it with `kellyd dataset create`)")
+    return on_disk[dataset_id]
+
+
+def datasets_on_disk(datasets_dir: Path, configured: Mapping[str, DatasetConfig], *,
+                     refused: dict[str, ConfigError] | None = None) -> dict[str, DatasetConfig]:
+    """Datasets made by `kellyd dataset create` that the config file does not list. A config.json that
+    names a target model but holds a value kellyd refuses is left out; `refused` gets its error."""
     found: dict[str, DatasetConfig] = {}
     if not datasets_dir.is_dir():
         return found
@@ -62,7 +80,8 @@ def datasets_on_disk(datasets_dir: Path, configured: Mapping[str, DatasetConfig]
         fields = {f.name for f in dataclasses.fields(DatasetConfig)}
         table = {k: v for k, v in data.items() if k in fields and v is not None}  # None: the default
         try:
-            found[root.name] = parse_section(DatasetConfig, table, f"{root}/config.json")
-        except ConfigError:
-            continue
+            found[root.name] = parse_dataset(root.name, table, prefix=f"{root}/config.json")
+        except ConfigError as exc:
+            if refused is not None:
+                refused[root.name] = exc
     return found

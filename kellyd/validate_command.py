@@ -11,18 +11,10 @@ from pathlib import Path
 
 from kellyd.atomic import atomic_write_bytes
 from kellyd.catalog import Catalog
-from kellyd.config import Config, DatasetConfig
-from kellyd.dataset import all_datasets
-from kellyd.errors import ConfigError
+from kellyd.config import Config
+from kellyd.dataset import all_datasets, settings_of
 
 BYTES_PER_GB = 1_000_000_000
-
-
-def dataset_settings(cfg: Config, dataset_id: str) -> DatasetConfig:
-    datasets = all_datasets(cfg)
-    if dataset_id not in datasets:
-        raise ConfigError("--dataset", f"unknown dataset {dataset_id!r}; configured: {', '.join(sorted(datasets))}")
-    return datasets[dataset_id]
 
 
 def storage_budget_bytes(cfg: Config, dataset_id: str) -> int:
@@ -52,7 +44,7 @@ def validate(cfg: Config, dataset_id: str, *, full: bool | None = None):
     from kellyd.reports import run_validation
     from kellyd.split_state import split_settings
 
-    settings = dataset_settings(cfg, dataset_id)
+    settings = settings_of(cfg, dataset_id)
     root = cfg.dataset_root(dataset_id)
     catalog = Catalog(cfg.catalog_path, readonly=True)
     try:
@@ -76,7 +68,7 @@ def write_splits(cfg: Config, dataset_id: str) -> dict[str, int]:
     return the composition per split."""
     from kellyd.listing import read_snapshot, write_split_listings
 
-    dataset_settings(cfg, dataset_id)
+    settings_of(cfg, dataset_id)
     catalog = Catalog(cfg.catalog_path, readonly=True)
     try:
         with read_snapshot(catalog):
@@ -111,7 +103,7 @@ def write_status_page(cfg: Config, output: Path | None = None) -> Path:
 
 def write_dataset_reports(cfg: Config, dataset_id: str) -> list[Path]:
     """`kellyd report --dataset`: the status page and the attributions, beside the validation reports."""
-    dataset_settings(cfg, dataset_id)
+    settings_of(cfg, dataset_id)
     root = cfg.dataset_root(dataset_id)
     written = [write_status_page(cfg, root / "reports" / "status-latest.html")]
     catalog = Catalog(cfg.catalog_path, readonly=True)

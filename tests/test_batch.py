@@ -57,6 +57,17 @@ def test_unknown_dataset_is_named(tmp_path):
     assert proc.returncode == 2 and "unknown dataset 'nope'" in proc.stderr
 
 
+def test_a_dataset_whose_config_json_is_refused_is_named_with_the_refused_key(tmp_path):
+    tree = make_tree(tmp_path / "t")
+    (tree.datasets / "broken").mkdir(parents=True)
+    (tree.datasets / "broken" / "config.json").write_text(json.dumps({"target_model": "GroovePredictor",
+                                                                     "splits": [0.5, 0.5, 0.5]}))
+    for command in (("import", str(tmp_path)), ("validate",), ("train", "--model", "GroovePredictor")):
+        proc = run_cli(tree, *command, "--dataset", "broken")
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert "broken/config.json.splits" in proc.stderr and "summing to 1" in proc.stderr, (command, proc.stderr)
+
+
 def test_dataset_create_lays_out_the_tree_and_the_daemon_routes_to_it(tmp_path, corpus):
     tree = make_tree(tmp_path / "t")
     proc = run_cli(tree, "dataset", "create", "grooves", "--target-model", "GroovePredictor")

@@ -324,13 +324,10 @@ def train_from_config(cfg: Any, dataset_id: str, *, model: str | None = None, if
     The `[training]` settings were parsed with the rest of the config (paths resolved against
     the config file's folder); the dataset's settings come from the config, else its config.json.
     """
-    from kellyd.dataset import datasets_on_disk
-    from kellyd.errors import ConfigError
+    from kellyd.dataset import settings_of
 
     settings = cfg.training
-    configured = cfg.datasets.get(dataset_id) or datasets_on_disk(cfg.paths.datasets, cfg.datasets).get(dataset_id)
-    if configured is None:
-        raise ConfigError("--dataset", f"unknown dataset {dataset_id!r}")
+    configured = settings_of(cfg, dataset_id)
     return train(cfg.paths.datasets, dataset_id, settings, model=model, if_changed=if_changed,
                  dataset_config=configured, log=log, split_file=split_file)
 

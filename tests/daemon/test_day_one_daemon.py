@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import time
 
 from tests.daemon.harness import DaemonProcess, make_tree, run_cli, wait_for
 from tests.daemon.midi_files import small_midi_bytes
@@ -57,5 +59,37 @@ def test_dataset_create_is_picked_up_by_a_running_daemon_without_a_signal(tmp_pa
         assert not any(event.get("event") == "config_reloaded" for event in daemon.log_events())
         assert any(event.get("event") == "dataset_added" and event.get("dataset") == "grooves"
                    for event in daemon.log_events())
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_a_dataset_folder_with_a_config_json_kellyd_refuses_is_left_out_not_fatal(tmp_path):
+    tree = make_tree(tmp_path)
+    bad_values = {"broken": {"target_model": "GroovePredictor", "multiplier": "many"},  # refused when read
+                  "badchain": {"target_model": "GroovePredictor", "chain": ["import", "magic"]},  # checked as
+                  "toomany": {"target_model": "GroovePredictor", "multiplier": 5000}}  # config.toml; at build
+    for ds_id, settings in bad_values.items():
+        (tree.datasets / ds_id).mkdir(parents=True)
+        (tree.datasets / ds_id / "config.json").write_text(json.dumps(settings))
+    daemon = DaemonProcess(tree)
+    try:
+        daemon.wait_started()  # before: the multiplier refused when built stopped the start
+        (tree.inbox / "mix" / "happy").mkdir(parents=True)
+        (tree.inbox / "mix" / "happy" / "one.mid").write_bytes(small_midi_bytes(1))
+        wait_for(lambda: len(originals(tree, "mix")) == 1, 60, "the configured dataset still at work")
+        time.sleep(5.0)  # the running daemon looks for new dataset folders every 2 s
+        refused = [e for e in daemon.log_events() if e.get("event") == "dataset_refused"]
+        assert sorted(e["dataset"] for e in refused) == ["badchain", "broken", "toomany"], refused  # once each
+        by_id = {e["dataset"]: e for e in refused}
+        assert by_id["broken"]["key"].endswith("config.json.multiplier"), by_id["broken"]
+        assert by_id["badchain"]["key"].endswith("config.json.chain[1]"), by_id["badchain"]
+        assert "unknown handler 'magic'" in by_id["badchain"]["reason"], by_id["badchain"]
+        assert by_id["toomany"]["key"] == "datasets.toomany.multiplier", by_id["toomany"]
+
+        # Mended, then SIGHUP: the dataset is served.
+        (tree.datasets / "broken" / "config.json").write_text(json.dumps({"target_model": "GroovePredictor"}))
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: any(e.get("event") == "config_reloaded" and "broken" in e.get("datasets", [])
+                             for e in daemon.log_events()), 30, "the mended dataset served after a reload")
     finally:
         assert daemon.stop() == 0
