@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -161,4 +162,53 @@ def test_a_duplicate_name_survives_the_original_s_later_steps(tmp_path, corpus):
         assert sample.annotations["emotion"] == "happy" and sample.split in ("train", "val", "test")
     finally:
         runner.executor.shutdown()
+        catalog.close()
+
+
+def test_a_starting_runner_finishes_the_moves_a_kill_interrupted(tmp_path, corpus):
+    """The state a kill between an import's commit and the origin's removal leaves: the origin still in
+    the inbox, its `files` row still naming the job that imported it."""
+    tree = make_tree(tmp_path)
+    cfg = load_config(tree.config)
+    catalog = Catalog(cfg.catalog_path)
+    inbox = tmp_path / "in" / "swing"
+    inbox.mkdir(parents=True)
+    sources = sorted(corpus.glob("groove_midi/drummer1/session1/*.mid"))[:3]
+    new = []
+    for src in sources:
+        shutil.copyfile(src, inbox / src.name)
+        st = (inbox / src.name).stat()
+        new.append(NewFile(str(inbox / src.name), st.st_size, st.st_mtime_ns, "mix", ("swing",), "import", "move"))
+    pools = []
+
+    def factory():
+        pools.append(ThreadPoolExecutor(max_workers=2))
+        return pools[-1]
+
+    def runner() -> Runner:
+        return Runner(cfg, catalog, {"mix": build_runtime(cfg, "mix", cfg.datasets["mix"], catalog)}, factory, None)
+
+    try:
+        first = runner()
+        first.enqueue(new, now=time.time())
+        run_until_idle(first)
+        assert not any(inbox.iterdir()) and catalog.db.execute("SELECT COUNT(*) FROM files").fetchone() == (0,)
+        unchanged, changed, _gone = new  # the third stays gone: only its row is left
+        job_of = dict(catalog.db.execute("SELECT origin_path, job_id FROM jobs"))
+        with catalog.transaction():
+            for f in new:
+                catalog.note_file(f.path, size=f.size, mtime_ns=f.mtime_ns, job_id=job_of[f.path], now=time.time())
+        for f, src in zip((unchanged, changed), sources):
+            shutil.copyfile(src, f.path)
+            os.utime(f.path, ns=(f.mtime_ns, f.mtime_ns))
+        os.utime(changed.path, ns=(changed.mtime_ns + 10**9, changed.mtime_ns + 10**9))  # written again since
+
+        runner()
+        assert not os.path.exists(unchanged.path)  # the move is finished
+        assert os.path.exists(changed.path)  # not the file that was imported: left for the scan, a new arrival
+        assert catalog.db.execute("SELECT COUNT(*) FROM files").fetchone() == (0,)
+        assert len(catalog.samples("mix")) == 3
+    finally:
+        for pool in pools:
+            pool.shutdown()
         catalog.close()
