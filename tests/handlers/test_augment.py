@@ -221,7 +221,6 @@ def test_the_configured_transforms_and_ranges_are_the_only_ones_drawn(dataset, s
         if "velocity" in steps:
             assert steps["velocity"]["factor"] == 0.9, plan
     # Without the key: the default transforms, some of which this table left out.
-    (tmp_path / "other").mkdir()
     default = config_from_mapping({
         "paths": {"inbox": "inbox", "datasets": "datasets", "state": "state", "staging": "staging"},
         "datasets": {"emo": {"chain": ["import", "annotate", "features", "augment"], "multiplier": 12}},
