@@ -109,10 +109,15 @@ def test_each_file_runs_once_and_a_killed_worker_costs_nothing(tmp_path, cluster
             assert not any(f.startswith(catalog) for f in open_files(pid)), f"worker {pid} opened the catalog"
         os.kill(victim, signal.SIGKILL)  # in the middle of its step
         wait_for(lambda: job_states(tree) == {"done": len(names)}, 60, "every file done")
-        runs = Counter(name for name, _ in run_marks(cluster.runs))
-        assert runs == Counter({name: 1 for name in names} | {"slow-0.mid": 2}), runs
-        rerun_pid = [pid for name, pid in run_marks(cluster.runs) if name == "slow-0.mid"][1]
-        assert rerun_pid != victim
+        marks = run_marks(cluster.runs)
+        # Each step runs once, except on the victim: the step it was killed in runs again elsewhere,
+        # as may one it had finished whose result was not fetched yet (Dask recomputes a result that
+        # is lost with its worker). Nothing runs twice in one process or twice elsewhere.
+        on_victim = Counter(name for name, pid in marks if pid == victim)
+        elsewhere = Counter(name for name, pid in marks if pid != victim)
+        assert set(on_victim) | set(elsewhere) == set(names), marks
+        assert max(on_victim.values()) == 1 and max(elsewhere.values()) == 1, marks
+        assert on_victim["slow-0.mid"] == elsewhere["slow-0.mid"] == 1, marks
         assert_each_sample_once_and_unpaid(tree, len(names))
         assert catalog_rows(tree, "SELECT count(*) FROM worker_deaths") == [(0,)]
     finally:
