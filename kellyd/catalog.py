@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     not_before REAL NOT NULL DEFAULT 0, error TEXT,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (state, not_before) WHERE state = 'pending';
+-- Dispatch reads the oldest pending jobs of a lane (never tried, or retries) several times a second
+-- during a drop; in job_id order, these stop after the jobs it takes (sorting every due job cost
+-- 0.3 ms a dispatch with 1,500 pending).
+CREATE INDEX IF NOT EXISTS jobs_fresh ON jobs (job_id, not_before) WHERE state = 'pending' AND attempts = 0;
+CREATE INDEX IF NOT EXISTS jobs_retried ON jobs (job_id, not_before) WHERE state = 'pending' AND attempts > 0;
 CREATE INDEX IF NOT EXISTS jobs_origin ON jobs (origin_path);
 CREATE TABLE IF NOT EXISTS samples (
     dataset_id TEXT NOT NULL, sample_id TEXT NOT NULL, sha256 TEXT NOT NULL,
@@ -309,21 +314,24 @@ class Catalog:
 
     def runnable_jobs(self, *, now: float, limit: int, exclude: Iterable[int] = (),
                       retries: bool | None = None) -> list[Job]:
-        """Pending jobs due by `now`, oldest first; `retries` True: only jobs tried before, False: only new."""
-        excluded = set(exclude)
-        lane = {None: "", True: " AND attempts > 0", False: " AND attempts = 0"}[retries]
+        """Pending jobs due by `now`, oldest first, less `exclude`; `retries` True: only jobs tried
+        before, False: only new (each lane reads its own index: see the schema)."""
+        excluded = sorted(set(exclude))
+        index, lane = {None: ("", ""), True: (" INDEXED BY jobs_retried", " AND attempts > 0"),
+                       False: (" INDEXED BY jobs_fresh", " AND attempts = 0")}[retries]
         rows = self.db.execute(
-            "SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs"
-            f" WHERE state = 'pending' AND not_before <= ?{lane} ORDER BY job_id LIMIT ?",
-            (now, limit + len(excluded)),
+            f"SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs{index}"
+            f" WHERE state = 'pending' AND not_before <= ?{lane}"
+            f" AND job_id NOT IN ({','.join('?' * len(excluded))}) ORDER BY job_id LIMIT ?",
+            (now, *excluded, limit),
         ).fetchall()
-        jobs = []
-        for job_id, dataset_id, origin, chain, step, sample, attempts in rows:
-            if job_id in excluded:
-                continue
-            jobs.append(Job(job_id, dataset_id, origin, tuple(json.loads(chain)), step,
-                            Sample.from_json(json.loads(sample)), attempts))
-        return jobs[:limit]
+        return [Job(job_id, dataset_id, origin, tuple(json.loads(chain)), step, Sample.from_json(json.loads(sample)),
+                    attempts) for job_id, dataset_id, origin, chain, step, sample, attempts in rows]
+
+    def has_runnable_job(self, *, now: float) -> bool:
+        """Is any pending job due by `now`?"""
+        return self.db.execute("SELECT 1 FROM jobs WHERE state = 'pending' AND not_before <= ? LIMIT 1",
+                               (now,)).fetchone() is not None
 
     def pending_job(self, job_id: int) -> Job | None:
         row = self.db.execute("SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs"

@@ -145,7 +145,7 @@ class Runner:
 
     def busy(self, *, now: float) -> bool:
         """Steps in flight, or steps due now that wait for a worker (a retry waiting out its backoff is not work)."""
-        return bool(self.in_flight) or bool(self.catalog.runnable_jobs(now=now, limit=1))
+        return bool(self.in_flight) or self.catalog.has_runnable_job(now=now)
 
     def dispatch(self, *, now: float) -> int:
         self.watch_workers()

@@ -217,3 +217,60 @@ def test_a_redropped_file_restores_the_lost_raw_copy_and_its_lost_features(tmp_p
     finally:
         runner.executor.shutdown()
         catalog.close()
+
+
+def test_each_dispatch_lane_gives_its_oldest_due_jobs_less_those_in_flight(catalog):
+    ids = [catalog.add_job(sample=file_sample(f"/in/{i}.mid"), chain=CHAIN, now=NOW) for i in range(8)]
+    catalog.retry_job(ids[1], not_before=NOW, error="flaky", now=NOW)
+    catalog.retry_job(ids[2], not_before=NOW + 60, error="flaky", now=NOW)  # waits out its backoff
+    catalog.retry_job(ids[5], not_before=NOW, error="flaky", now=NOW)
+    catalog.postpone_job(ids[3], not_before=NOW + 60, error="disk full", now=NOW)  # not due, never tried
+    catalog.end_job(ids[6], state="done", now=NOW)
+
+    def lane(retries, exclude=(), limit=10):
+        return [job.job_id for job in catalog.runnable_jobs(now=NOW, limit=limit, exclude=exclude, retries=retries)]
+
+    assert lane(False) == [ids[0], ids[4], ids[7]]
+    assert lane(True) == [ids[1], ids[5]]
+    assert lane(None) == [ids[0], ids[1], ids[4], ids[5], ids[7]]
+    assert lane(False, exclude=[ids[0], ids[7]]) == [ids[4]]
+    assert lane(False, limit=1, exclude=[ids[0]]) == [ids[4]]
+    assert lane(True, exclude=[ids[1]]) == [ids[5]]
+    assert catalog.runnable_jobs(now=NOW + 61, limit=10, retries=True)[-1].job_id == ids[5]
+    assert catalog.has_runnable_job(now=NOW)
+    for job_id in (ids[0], ids[1], ids[4], ids[5], ids[7]):
+        catalog.end_job(job_id, state="done", now=NOW)
+    assert not catalog.has_runnable_job(now=NOW) and catalog.has_runnable_job(now=NOW + 60)
+
+
+def sqlite_steps(catalog: Catalog, fn) -> int:
+    """How many SQLite virtual-machine instructions `fn` runs (a cost measure that does not depend on the machine)."""
+    count = [0]
+
+    def tick() -> int:
+        count[0] += 1
+        return 0
+
+    catalog.db.set_progress_handler(tick, 1)
+    try:
+        fn()
+    finally:
+        catalog.db.set_progress_handler(None, 1)
+    return count[0]
+
+
+def test_a_dispatch_reads_the_jobs_it_takes_not_the_whole_backlog(tmp_path):
+    """The runner asks each lane for a few jobs several times a second during a drop: the cost must
+    not grow with the jobs waiting behind them (it sorted every due job before)."""
+    costs = {}
+    for backlog in (20, 2000):
+        catalog = Catalog(tmp_path / f"{backlog}.sqlite3")
+        with catalog.transaction():
+            ids = [catalog.add_job(sample=file_sample(f"/in/{i}.mid"), chain=CHAIN, now=NOW) for i in range(backlog)]
+        in_flight = ids[:8]
+        costs[backlog] = {retries: sqlite_steps(catalog, lambda: catalog.runnable_jobs(
+            now=NOW, limit=8, exclude=in_flight, retries=retries)) for retries in (True, False)}
+        costs[backlog]["any"] = sqlite_steps(catalog, lambda: catalog.has_runnable_job(now=NOW))
+        catalog.close()
+    for key in (True, False, "any"):
+        assert costs[2000][key] < 2 * costs[20][key] + 50, costs
