@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -104,10 +106,47 @@ def one_backlog(folder: Path, backlog: int, repeats: int) -> dict:
             "any_work_ratio": round(any_before_ms / any_now_ms, 1)}
 
 
+def drop(count: int) -> dict:
+    """`count` generated files renamed into a running daemon's inbox; samples/s while the backlog drains."""
+    from tests.daemon.harness import DaemonProcess, make_tree
+    from tests.daemon.midi_files import write_small_midis
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = make_tree(Path(tmp), settle_s=1.0, extra={"executor": {"workers": 2}}, datasets={
+            "bench": {"target_model": "GroovePredictor", "chain": ["import", "annotate"]}})
+        staged = tree.root / "staged"
+        for start in range(0, count, 1000):  # folders of 1,000 files
+            write_small_midis(staged / f"part{start // 1000:04d}", min(1000, count - start), start=start)
+        daemon = DaemonProcess(tree)
+        daemon.wait_started()
+        started = time.monotonic()
+        os.rename(staged, tree.inbox / "bench" / "batch")
+        rates, last = [], (0, started)
+        try:
+            while last[0] < count and time.monotonic() - started < 3600:
+                time.sleep(5.0)
+                db = sqlite3.connect(f"file:{tree.state / 'catalog.sqlite3'}?mode=ro", uri=True, timeout=5)
+                try:
+                    (samples,) = db.execute("SELECT COUNT(*) FROM samples").fetchone()
+                finally:
+                    db.close()
+                now = time.monotonic()
+                rates.append(round((samples - last[0]) / (now - last[1]), 1))
+                print(f"  {now - started:6.1f} s: {samples} samples, {count - samples} waiting, {rates[-1]} samples/s",
+                      flush=True)
+                last = (samples, now)
+        finally:
+            daemon.stop()
+    seconds = last[1] - started
+    return {"drop_files": count, "seconds": round(seconds, 1), "samples_per_s": round(last[0] / seconds, 1),
+            "first_5s_windows_per_s": rates[1:4], "last_5s_windows_per_s": rates[-4:-1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backlogs", type=int, nargs="*", default=[100, 1000, 10_000, 100_000])
     parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--drop", type=int, default=0, help="also drop this many generated files into a daemon")
     args = parser.parse_args()
     print(f"files: none (generated catalogs: each backlog of waiting jobs beside {DONE_PER_PENDING}x as many "
           f"finished ones, {IN_FLIGHT} in flight, {TAKE} taken per dispatch)")
@@ -117,6 +156,11 @@ def main() -> None:
             result = one_backlog(Path(tmp), backlog, args.repeats)
             print(json.dumps(result), flush=True)
             results.append(result)
+    if args.drop:
+        print(f"drop: {args.drop} generated 4-note MIDI files, chain import + annotate, 2 workers", flush=True)
+        result = drop(args.drop)
+        print(json.dumps(result), flush=True)
+        results.append(result)
     out = REPO / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "dispatch.json").write_text(json.dumps(results, indent=2) + "\n")
