@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
+import structlog
 
 from kellyd.handlers.base import DatasetContext, Derived
 from kellyd.errors import ConfigError, InvalidInput
@@ -70,6 +71,11 @@ MAX_DRAWS_PER_CHILD = 8   # redraws when a child would duplicate its parent or a
 MAX_MULTIPLIER = 1000
 SEED_BYTES = 6            # child seeds stay below 2**48: exact in any JSON reader
 
+log = structlog.get_logger("kellyd.augment")
+# (dataset, why) already said by this worker process: a training sample that no configured transform
+# applies to gets no children, which is said once per worker, not once per file.
+_said_no_transform: set[tuple[str, str]] = set()
+
 
 class Augment:
     name: ClassVar[str] = "augment"
@@ -111,8 +117,13 @@ class Augment:
 
     def _midi_children(self, parent: Sample, score: Score) -> tuple[Sample, ...]:
         names = [n for n in MIDI_TRANSFORMS if n in self.ranges]
-        if not len(score.pitched):
+        if not names:
+            self._say_no_transform("MIDI files", MIDI_TRANSFORMS)
+        elif not len(score.pitched):
             names = [n for n in names if n != "transpose"]  # drums only: transposing would change nothing
+            if not names:
+                self._say_no_transform("drum-only MIDI files (transposing them would change nothing)",
+                                       {n: r for n, r in MIDI_TRANSFORMS.items() if n != "transpose"})
 
         def render(transform: str, params: dict, path: Path) -> bytes:
             return score_midi_bytes(apply_midi(score, transform, params)[0])
@@ -135,12 +146,26 @@ class Augment:
         from kellyd.music.audio_transforms import apply_audio, wav_pcm16_bytes
 
         names = [n for n in AUDIO_TRANSFORMS if n in self.ranges]
+        if not names:
+            self._say_no_transform("audio files", AUDIO_TRANSFORMS)
 
         def render(transform: str, params: dict, path: Path) -> bytes:
             shifted, _ = apply_audio(y, sr_hz=self.sr_hz, transform=transform, params=params)
             return wav_pcm16_bytes(shifted, sr_hz=self.sr_hz)
 
         return self._children(parent, names, render, suffix=".wav")
+
+    def _say_no_transform(self, files: str, usable: Mapping[str, Any]) -> None:
+        """Warn (once per dataset and kind in this worker) that training files of this kind get no
+        children: none of the dataset's `augment_transforms` applies to them."""
+        said = (self.ctx.dataset_id, files)
+        if said in _said_no_transform:
+            return
+        _said_no_transform.add(said)
+        log.warning("augment_no_transform_applies", dataset=self.ctx.dataset_id, files=files,
+                    configured=sorted(self.ranges), usable=sorted(usable),
+                    hint=f"{files} of this dataset get no augmented children: add one of the usable transforms "
+                         f"to datasets.{self.ctx.dataset_id}.augment_transforms")
 
     def _children(self, parent: Sample, names: list[str], render: Callable[[str, dict, Path], bytes], *,
                   suffix: str, finish: Callable[[Sample, bytes], Sample] | None = None) -> tuple[Sample, ...]:

@@ -227,3 +227,39 @@ def test_the_configured_transforms_and_ranges_are_the_only_ones_drawn(dataset, s
     }, source=tmp_path / "config.toml")
     drawn = {c.augmentation["transform"] for c in build_handler("augment", dataset, default.datasets["emo"])(song).children}
     assert any(name.split("+")[0] not in ("transpose", "velocity") for name in drawn), drawn
+
+
+@pytest.mark.parametrize("transforms, parent_name, said", [
+    ({"pitch_shift": [-2, 2]}, "song", "MIDI files"),
+    ({"transpose": [-2, 2]}, "drums", "drum-only MIDI files (transposing them would change nothing)"),
+    ({"transpose": [-2, 2]}, "drone", "audio files"),
+])
+def test_training_files_no_configured_transform_applies_to_get_no_children_and_a_warning_once(
+        dataset, song, drone, corpus, transforms, parent_name, said):
+    from structlog.testing import capture_logs
+
+    from kellyd.handlers import augment
+
+    drums = imported(dataset.root, corpus, GROOVE_FILE, "raw/midi/funk/groove.mid", kind="midi")
+    parent = {"song": song, "drone": drone, "drums": drums}[parent_name]
+    augment._said_no_transform.clear()
+    handler = Augment(dataset, multiplier=4, transforms=transforms)
+    with capture_logs() as logs:
+        assert handler(parent).children == ()
+        assert handler(parent).children == ()
+    warnings = [e for e in logs if e["event"] == "augment_no_transform_applies"]
+    assert len(warnings) == 1, logs
+    assert warnings[0]["files"] == said and warnings[0]["dataset"] == "ds"
+    assert "datasets.ds.augment_transforms" in warnings[0]["hint"]
+    assert warnings[0]["configured"] == sorted(transforms)
+
+
+def test_no_warning_where_a_configured_transform_applies(dataset, song):
+    from structlog.testing import capture_logs
+
+    from kellyd.handlers import augment
+
+    augment._said_no_transform.clear()
+    with capture_logs() as logs:
+        assert Augment(dataset, multiplier=2, transforms={"velocity": [0.8, 1.2]})(song).children
+    assert not [e for e in logs if e["event"] == "augment_no_transform_applies"]
