@@ -8,7 +8,9 @@ for reference) it measures, with the daemon as a real subprocess:
 - drop: originals per second until every sample (originals and children) is in the manifest with its
   features, the time until then, the manifest's largest lag behind the catalog during the drop (the age
   of the oldest committed sample the manifest did not show yet, polled every 0.2 s), the peak RSS of the
-  daemon and its workers together, their RSS right after the drop and once the idle workers are retired;
+  daemon and its workers together, their RSS right after the drop and once the idle workers are retired,
+  and the CPU seconds the drop took in the daemon (its main thread apart), its workers and the
+  `manifest.parquet` refreshes (`CpuLedger`);
 - `kellyd import` of the same folder: originals per second until the command exits (manifest written).
 And a seed-style baseline on the same files and the same number of worker processes: a per-file script
 that parses with pretty_midi, writes pretty_midi features, and writes `multiplier` augmented children
@@ -42,7 +44,7 @@ sys.path.insert(0, str(REPO))
 from bench._realdata import DEFAULT_REALDATA, skipped_without_corpus  # noqa: E402
 from kellyd.config import ExecutorConfig  # noqa: E402
 from kellyd.export import manifest_head  # noqa: E402
-from tests.daemon.harness import DaemonProcess, make_tree, run_cli, wait_for  # noqa: E402
+from tests.daemon.harness import DaemonProcess, make_tree, run_cli  # noqa: E402
 
 DEFAULT_CHAIN = ("import", "annotate", "features", "augment")
 REFERENCE_CHAIN = ("import", "annotate")
@@ -111,6 +113,39 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
+class CpuLedger:
+    """CPU seconds of the daemon's process tree from the moment it is made, by part: the daemon process
+    (and its main thread), its worker processes, and the `manifest.parquet` refresh runs it has reaped
+    (a run still going is not counted). Read with psutil at every `read`, so a worker that exits
+    between two reads loses its last moments."""
+
+    def __init__(self, pid: int) -> None:
+        self.proc = psutil.Process(pid)
+        self.workers: dict[tuple[int, float], float] = {}
+        self.start = self._own()
+
+    def _own(self) -> tuple[float, float, float]:
+        times = self.proc.cpu_times()
+        main = next((t.user_time + t.system_time for t in self.proc.threads() if t.id == self.proc.pid), 0.0)
+        return times.user + times.system, main, times.children_user + times.children_system
+
+    def read(self) -> None:
+        for child in self.proc.children(recursive=True):
+            try:
+                if any("manifest_parquet" in part for part in child.cmdline()):
+                    continue  # counted once reaped, in the daemon's children times
+                times = child.cpu_times()
+                self.workers[(child.pid, child.create_time())] = times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+
+    def seconds(self) -> dict[str, float]:
+        own, main, reaped = self._own()
+        return {"daemon": round(own - self.start[0], 2), "daemon_main_thread": round(main - self.start[1], 2),
+                "workers": round(sum(self.workers.values()), 2),
+                "manifest_parquet_runs": round(reaped - self.start[2], 2)}
+
+
 def manifest_complete(tree, with_features: bool) -> bool:
     try:
         samples = json.loads((tree.datasets / "bench" / "manifest.json").read_text())["samples"]
@@ -132,6 +167,7 @@ def drop(files: list[Path], chain: tuple[str, ...], *, idle_wait_s: float) -> di
         first_seen: list[tuple[int, float]] = []  # (catalog sample count, when first seen)
         max_lag_s = 0.0
         peak_rss = 0
+        cpu = CpuLedger(daemon.proc.pid)  # workers start with the first step: none are counted before
         started = time.monotonic()
         os.rename(staged, tree.inbox / "bench" / "batch")
         try:
@@ -148,6 +184,7 @@ def drop(files: list[Path], chain: tuple[str, ...], *, idle_wait_s: float) -> di
                 if behind is not None:
                     max_lag_s = max(max_lag_s, now - behind)
                 peak_rss = max(peak_rss, tree_rss_bytes(daemon.proc.pid))
+                cpu.read()
                 if (in_catalog and shown == in_catalog and view.pending() == 0
                         and manifest_complete(tree, "features" in chain)):
                     break
@@ -155,6 +192,7 @@ def drop(files: list[Path], chain: tuple[str, ...], *, idle_wait_s: float) -> di
                     raise RuntimeError(f"the drop did not finish: {daemon.log_text()[-2000:]}")
                 time.sleep(POLL_S)
             seconds = time.monotonic() - started
+            cpu_s = cpu.seconds()
             originals, total = view.originals(), view.samples()
             rss_after = tree_rss_bytes(daemon.proc.pid)
             idle = {}
@@ -168,7 +206,7 @@ def drop(files: list[Path], chain: tuple[str, ...], *, idle_wait_s: float) -> di
     return {"chain": "+".join(chain), "originals": originals, "samples_with_children": total,
             "seconds_to_complete_manifest": round(seconds, 2), "originals_per_s": round(originals / seconds, 1),
             "max_manifest_lag_s": round(max_lag_s, 2), "peak_rss_mb": round(peak_rss / 2**20, 1),
-            "rss_after_drop_mb": round(rss_after / 2**20, 1), **idle}
+            "rss_after_drop_mb": round(rss_after / 2**20, 1), "cpu_s": cpu_s, **idle}
 
 
 def batch_import(files: list[Path], chain: tuple[str, ...]) -> dict:
