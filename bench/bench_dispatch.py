@@ -77,7 +77,7 @@ def any_before(catalog: Catalog) -> bool:
     return bool(catalog.db.execute(BEFORE_SQL.format(lane=""), (NOW, 1)).fetchall())
 
 
-def best_ms(fn, repeats: int) -> float:
+def median_ms(fn, repeats: int) -> float:
     """Median of `repeats` calls (ms): the machine is shared, a median is steadier than a mean."""
     times = []
     for _ in range(repeats):
@@ -93,10 +93,10 @@ def one_backlog(folder: Path, backlog: int, repeats: int) -> dict:
     try:
         busy = in_flight(catalog)
         assert dispatch_now(catalog, busy) == dispatch_before(catalog, busy) == min(TAKE, backlog - IN_FLIGHT)
-        now_ms = best_ms(lambda: dispatch_now(catalog, busy), repeats)
-        before_ms = best_ms(lambda: dispatch_before(catalog, busy), repeats)
-        any_now_ms = best_ms(lambda: catalog.has_runnable_job(now=NOW), repeats)
-        any_before_ms = best_ms(lambda: any_before(catalog), repeats)
+        now_ms = median_ms(lambda: dispatch_now(catalog, busy), repeats)
+        before_ms = median_ms(lambda: dispatch_before(catalog, busy), repeats)
+        any_now_ms = median_ms(lambda: catalog.has_runnable_job(now=NOW), repeats)
+        any_before_ms = median_ms(lambda: any_before(catalog), repeats)
     finally:
         catalog.close()
     return {"backlog_jobs": backlog, "done_jobs": backlog * DONE_PER_PENDING,
