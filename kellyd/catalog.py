@@ -316,14 +316,14 @@ class Catalog:
                       retries: bool | None = None) -> list[Job]:
         """Pending jobs due by `now`, oldest first, less `exclude`; `retries` True: only jobs tried
         before, False: only new (each lane reads its own index: see the schema)."""
-        excluded = sorted(set(exclude))
+        excluded = json.dumps(sorted(set(exclude)))  # one SQL variable however many jobs are in flight
         index, lane = {None: ("", ""), True: (" INDEXED BY jobs_retried", " AND attempts > 0"),
                        False: (" INDEXED BY jobs_fresh", " AND attempts = 0")}[retries]
         rows = self.db.execute(
             f"SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs{index}"
             f" WHERE state = 'pending' AND not_before <= ?{lane}"
-            f" AND job_id NOT IN ({','.join('?' * len(excluded))}) ORDER BY job_id LIMIT ?",
-            (now, *excluded, limit),
+            " AND job_id NOT IN (SELECT value FROM json_each(?)) ORDER BY job_id LIMIT ?",
+            (now, excluded, limit),
         ).fetchall()
         return [Job(job_id, dataset_id, origin, tuple(json.loads(chain)), step, Sample.from_json(json.loads(sample)),
                     attempts) for job_id, dataset_id, origin, chain, step, sample, attempts in rows]
