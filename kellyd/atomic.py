@@ -1,11 +1,13 @@
 """Atomic file writes: temp file in the same folder, fsync, rename, fsync the folder.
 
 Inside a `write_group` (one step in a worker) the fsyncs wait: each new file is
-renamed at once and the group's `sync` makes all its files durable together (one
-`syncfs`, or an fsync per file and then each folder once) before the step reports
-success, so before the catalog commit that makes them visible. A file that
-replaces another is still fsynced before its rename: a committed sample may
-point at the old one, and a crash must leave it whole.
+renamed at once and a group's `sync` makes all its files durable together (one
+`syncfs`, or an fsync per file and then each folder once) before the catalog
+commit that makes them visible. The group of a step in the local pool is not
+synced by its worker: the worker hands it on (`unsynced`) and the daemon syncs
+all the steps it commits in one loop iteration as one group (`adopt`). A file
+that replaces another is still fsynced before its rename: a committed sample
+may point at the old one, and a crash must leave it whole.
 
 The file gets the mode an ordinary `open(path, "w")` would give, 0666 less the process umask
 (0644 under the usual umask 022, 0640 under a service's 027): the temp file is created with 0666 and
@@ -23,6 +25,7 @@ import sys
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -61,8 +64,17 @@ def temp_stem(name: str) -> str:
     return fit_name(name, NAME_MAX_BYTES - len(TEMP_PREFIX) - len(".XXXXXXXX") - len(TEMP_SUFFIX))
 
 
+@dataclass(frozen=True)
+class Unsynced:
+    """What a write group leaves to be made durable by whoever commits its step: the files renamed in
+    place but not fsynced, and the folders whose new entries are not (paths as strings)."""
+
+    files: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()
+
+
 class WriteGroup:
-    """Files written by one step, made durable together by `sync`."""
+    """Files written by one step (or by several, gathered with `adopt`), made durable together by `sync`."""
 
     def __init__(self) -> None:
         self.files: dict[str, None] = {}    # renamed in place, not yet fsynced
@@ -72,6 +84,15 @@ class WriteGroup:
         if not synced:
             self.files[os.fspath(path)] = None
         self.folders[os.fspath(Path(path).parent)] = None
+
+    def unsynced(self) -> Unsynced:
+        """What `sync` would make durable, handed on instead (the group is not synced)."""
+        return Unsynced(tuple(self.files), tuple(self.folders))
+
+    def adopt(self, unsynced: Unsynced) -> None:
+        """Take on another group's unsynced files and folders: this group's `sync` makes them durable too."""
+        self.files.update(dict.fromkeys(unsynced.files))
+        self.folders.update(dict.fromkeys(unsynced.folders))
 
     def sync(self) -> None:
         """fsync every file, then each folder once; raises OSError (a full disk...) like a write would.

@@ -8,8 +8,11 @@ Workers start when the first step is submitted, import only what their steps
 need (a MIDI-only dataset never loads librosa or numba), and are retired after
 `executor.idle_workers_s` without work (a new pool starts in about half a second),
 so an idle daemon holds no worker memory.
-Each step's files are made durable together before its outcome returns
-(`run_durable_step`).
+Each step's files are made durable together before its catalog commit: a
+Dask worker, which may write through another machine's view of the folders,
+syncs them before its outcome returns; a local worker leaves them to the
+daemon, which syncs all the steps it commits in one loop iteration at once
+(`run_durable_step`, `Runner.collect`).
 """
 
 from __future__ import annotations
@@ -91,9 +94,14 @@ class CacheHealing:
             raise
 
 
-def run_durable_step(handler, sample):
+def run_durable_step(handler, sample, *, defer_sync: bool = False):
     """Run one step; if it succeeded, fsync the files it wrote (each folder once) before returning,
-    so the catalog commit that follows never makes visible a file that is not on disk."""
+    so the catalog commit that follows never makes visible a file that is not on disk.
+
+    With `defer_sync` the files are left for the committer to sync (the outcome's `unsynced`):
+    a worker of the local pool shares the daemon's file systems, and the daemon syncs every step
+    it commits in one loop iteration together (`Runner.collect`) while the worker goes on.
+    """
     from kellyd.atomic import write_group
     from kellyd.outcome import outcome_for, run_step
 
@@ -101,6 +109,8 @@ def run_durable_step(handler, sample):
         outcome = run_step(handler, sample)
         if outcome.status != "ok":
             return outcome
+        if defer_sync:
+            return dataclasses.replace(outcome, unsynced=group.unsynced())
         try:
             group.sync()
         except OSError as exc:  # a full disk waits for space; other errors map as a handler's would
@@ -109,11 +119,12 @@ def run_durable_step(handler, sample):
 
 
 def run_job(handler, sample, job_id: int):
-    """The task a worker runs: one step of one job, marked on the board while it runs."""
+    """The task a worker of the local pool runs: one step of one job, marked on the board while it
+    runs; its files are synced by the daemon with the others it commits at once."""
     if _board is not None:
         _board.started(_slot, job_id)
     try:
-        return run_durable_step(CacheHealing(handler), sample)
+        return run_durable_step(CacheHealing(handler), sample, defer_sync=True)
     finally:
         if _board is not None:
             _board.finished(_slot)

@@ -11,6 +11,7 @@ from typing import Literal
 
 import structlog
 
+from kellyd.atomic import Unsynced
 from kellyd.diskspace import is_disk_full
 from kellyd.handlers.base import Handler, StepResult
 from kellyd.errors import InvalidInput, TemporaryFailure
@@ -30,6 +31,9 @@ class StepOutcome:
     elapsed_s: float = 0.0
     # The step failed for lack of disk space: it waits for space, uncounted, never quarantined.
     disk_full: bool = False
+    # An ok step whose files are written but not yet durable: whoever commits it syncs them first
+    # (`kellyd.executor.run_durable_step`, `Runner.collect`).
+    unsynced: Unsynced | None = None
 
 
 def outcome_for(exc: BaseException) -> StepOutcome:

@@ -10,6 +10,7 @@ outcome does to the catalog is `kellyd.commit`, what it holds per dataset
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -21,6 +22,7 @@ from typing import Callable, Iterable
 
 import structlog
 
+from kellyd.atomic import WriteGroup
 from kellyd.handlers.base import Handler
 from kellyd.catalog import Catalog, Job
 from kellyd.commit import StepCommitter
@@ -33,7 +35,7 @@ from kellyd.dask_executor import ClusterUnavailable
 from kellyd.executor import submit_job
 from kellyd.fairness import plan_dispatch
 from kellyd.music.audio_numba import cache_root, set_aside
-from kellyd.outcome import StepOutcome
+from kellyd.outcome import StepOutcome, outcome_for
 from kellyd.pool_watch import deaths_after_break, overdue, running_steps
 from kellyd.pathpolicy import display
 from kellyd.quarantine import quarantine_file
@@ -355,6 +357,7 @@ class Runner:
                     done.add(future)  # judged below (the culprit), or a suspect (nobody was named)
                 else:
                     self.in_flight.pop(future)  # innocent: still pending in the catalog, runs again unpaid
+        synced = self._make_durable(done)
         if self._pause_before_commit[1]:
             self._pause_for_test(done)
         committed_ok: set[str] = set()  # the steps committed with a result (for the test hook)
@@ -370,7 +373,7 @@ class Runner:
                 try:
                     if not future.done():
                         raise BrokenProcessPool("lost with the pool")
-                    outcome: StepOutcome = future.result()
+                    outcome: StepOutcome = synced.get(future) or future.result()
                 except (BrokenProcessPool, CancelledError):
                     if not alone:  # any of the jobs running may be the culprit: each runs again alone
                         self.suspects.add(job.job_id)
@@ -396,6 +399,34 @@ class Runner:
                 log.warning("post_commit_action_failed", error=str(exc))
         self.commits.forget_removed_origins()
         return len(done)
+
+    def _make_durable(self, done: set[Future]) -> dict[Future, StepOutcome]:
+        """Sync the files of every ok step about to be committed, all together (one `syncfs` per file
+        system where there is one), before the transaction that makes them visible. Where that fails, each
+        step's files are synced apart, so that only the steps whose own files fail do; returns what each of
+        those becomes instead, as if its own write had failed (a full disk waits for space)."""
+        group = WriteGroup()
+        deferred = []
+        for future in done:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                unsynced = future.result().unsynced
+                if unsynced is not None:
+                    group.adopt(unsynced)
+                    deferred.append(future)
+        try:
+            group.sync()
+            return {}
+        except OSError:
+            pass  # a full disk, or one step's files gone (a folder removed under it): each step apart
+        failed = {}
+        for future in deferred:
+            own = WriteGroup()
+            own.adopt(future.result().unsynced)
+            try:
+                own.sync()
+            except OSError as exc:
+                failed[future] = dataclasses.replace(outcome_for(exc), elapsed_s=future.result().elapsed_s)
+        return failed
 
     def _forget_lost_steps(self, done: set[Future]) -> set[Future]:
         """Steps a Dask client cancelled when it lost its scheduler: no worker was at fault, and their

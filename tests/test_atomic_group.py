@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kellyd.atomic import atomic_write_bytes, note_kept, write_group
+from kellyd.atomic import Unsynced, WriteGroup, atomic_write_bytes, note_kept, write_group
 from kellyd.executor import run_durable_step
 from kellyd.sample import Sample
 
@@ -76,3 +76,20 @@ def test_a_step_reports_ok_only_once_its_files_are_synced(tmp_path):
     assert run_durable_step(Writes(tmp_path / "one"), sample).status == "ok"
     failed = run_durable_step(WritesThenLoses(tmp_path / "two"), sample)
     assert failed.status != "ok" and "No such file" in failed.reason
+
+
+def test_a_deferred_step_hands_its_unsynced_files_to_whoever_commits_it(tmp_path):
+    sample = Sample(dataset_id="ds", origin_path=str(tmp_path / "in.mid"))
+    done = run_durable_step(Writes(tmp_path / "one"), sample, defer_sync=True)
+    assert done.status == "ok"
+    assert done.unsynced.files == (str(tmp_path / "one" / "out.bin"),)
+    assert done.unsynced.folders == (str(tmp_path / "one"),)
+    # The worker does not sync: a file lost before the commit is the committer's to find.
+    assert run_durable_step(WritesThenLoses(tmp_path / "two"), sample, defer_sync=True).status == "ok"
+    committer = WriteGroup()
+    committer.adopt(done.unsynced)
+    committer.adopt(Unsynced(files=(str(tmp_path / "one" / "out.bin"),), folders=(str(tmp_path),)))
+    assert list(committer.files) == [str(tmp_path / "one" / "out.bin")]  # each once
+    assert list(committer.folders) == [str(tmp_path / "one"), str(tmp_path)]
+    committer.sync()
+    assert not committer.files and not committer.folders

@@ -126,6 +126,54 @@ def test_a_worker_that_dies_costs_one_file_not_the_runner(tmp_path, corpus, monk
         catalog.close()
 
 
+def test_steps_committed_together_are_synced_together_and_a_failed_sync_fails_its_step_alone(tmp_path, corpus,
+                                                                                            monkeypatch):
+    """The local pool's workers leave their files to the runner, which syncs a loop iteration's steps at
+    once before committing them; a step whose files cannot be synced (their folder was removed) is
+    quarantined with the reason, and the steps synced beside it still commit."""
+    from concurrent.futures import wait
+
+    from kellyd.executor import make_executor
+    from kellyd.handlers import registry
+
+    monkeypatch.setitem(registry.HANDLERS, "writes_probe", "tests.writing_handler:WritesProbe")
+    tree = make_tree(tmp_path, datasets={"mix": {"target_model": "GroovePredictor", "chain": ["import", "writes_probe"]}})
+    cfg = load_config(tree.config)
+    catalog = Catalog(cfg.catalog_path)
+    new = []
+    for name, src in zip(("ok1.mid", "lose.mid", "ok2.mid"), sorted(corpus.glob("groove_midi/drummer1/session1/*.mid"))):
+        dst = tmp_path / "in" / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        st = dst.stat()
+        new.append(NewFile(str(dst), st.st_size, st.st_mtime_ns, "mix", (), "import", "copy"))
+    runner = Runner(cfg, catalog, {"mix": build_runtime(cfg, "mix", cfg.datasets["mix"], catalog)},
+                    lambda: make_executor(cfg), None)
+    try:
+        runner.enqueue(new, now=time.time())
+        for step in ("import", "writes_probe"):
+            assert runner.dispatch(now=time.time()) == 3
+            assert {job.handler_name for job in runner.in_flight.values()} == {step}
+            futures = list(runner.in_flight)
+            wait(futures, timeout=120)
+            outcomes = [f.result() for f in futures]
+            if step == "writes_probe":  # the workers left every sync to the runner
+                assert all(o.status == "ok" and len(o.unsynced.files) == 2 for o in outcomes)
+            assert runner.collect(timeout_s=0) == 3  # one loop iteration: one sync, one transaction
+        assert runner.idle()
+        [lost] = catalog.quarantined("mix")
+        assert lost.origin_path.endswith("lose.mid") and lost.handler == "writes_probe"
+        assert "No such file" in lost.reason
+        kept = catalog.samples("mix")
+        assert sorted(s.original_names[0] for s in kept) == ["ok1.mid", "ok2.mid"]
+        for s in kept:
+            assert (tree.datasets / "mix" / "processed" / "probe" / s.sample_id / "two.bin").read_bytes() == \
+                s.sample_id.encode("ascii")
+    finally:
+        runner.shutdown()
+        catalog.close()
+
+
 def test_a_duplicate_name_survives_the_original_s_later_steps(tmp_path, corpus):
     """The same bytes under a second name arrive while the first copy's annotate step runs: the
     step's result must not overwrite the name the duplicate added."""
