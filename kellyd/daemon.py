@@ -232,7 +232,9 @@ class Daemon:
             else:
                 self.changes.wakeup.wait(TICK_S if len(self.settle) else 0.5)
             self.changes.wakeup.clear()
-            self.scheduler.after_samples(self.runner.take_new_sample_counts(), busy=self._busy())
+            busy = self._busy()
+            self.exporter.set_quiet(not busy)
+            self.scheduler.after_samples(self.runner.take_new_sample_counts(), busy=busy)
             if self.changes.rescan_requested.is_set() or now_mono >= next_rescan:
                 self.changes.rescan_requested.clear()
                 self._start_scan()

@@ -3,7 +3,9 @@
 They are views for people and tools that read a dataset without the daemon;
 the catalog stays the truth. Writes are atomic, run on a background thread with
 their own read connection, and are debounced: a file after a quiet spell is
-exported at once, a burst of files rewrites the manifest at most every `debounce_s`.
+exported at once, a burst of files rewrites the manifest at most every `debounce_s`,
+and the burst's last changes are written as soon as the daemon has no work left
+(`set_quiet`), not a debounce later.
 
 What a write costs follows what changed: the annotation files of the changed
 samples only (written together, fsynced together before the manifest that lists
@@ -164,6 +166,9 @@ class Exporter:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        # Set while the daemon has no work (and at stop): the debounce and the busy-share pause, which
+        # ration rewrites during a burst, are then cut short.
+        self._quiet = threading.Event()
         self._thread: threading.Thread | None = None
         self.manifest_writes = 0
         self._disk_full_logged = False
@@ -176,6 +181,15 @@ class Exporter:
             self._dirty[dataset_id].update(sample_ids)
             self._idle.clear()
         self._wake.set()
+
+    def set_quiet(self, quiet: bool) -> None:
+        """Whether the daemon is without work (no file being found, settling or in a step). While it is
+        busy, manifest rewrites wait out the debounce and the busy-share pause; once it is quiet, what is
+        dirty is written at once: the last changes of a burst do not wait for a debounce."""
+        if quiet:
+            self._quiet.set()
+        else:
+            self._quiet.clear()
 
     def start(self) -> None:
         self.parquet = ParquetRefresher(self.catalog_path)
@@ -196,13 +210,15 @@ class Exporter:
                 if self._stop.is_set():
                     break
                 # After a quiet spell, write almost at once (a single dropped file shows up
-                # fast); within a burst, write at most every debounce_s.
+                # fast); within a burst, write at most every debounce_s, and at once when it ends.
                 since_last_s = time.monotonic() - last_write
-                self._stop.wait(GATHER_S if since_last_s >= self.debounce_s else self.debounce_s - since_last_s)
+                self._stop.wait(GATHER_S)
+                if since_last_s + GATHER_S < self.debounce_s:
+                    self._quiet.wait(self.debounce_s - since_last_s - GATHER_S)
                 self._wake.clear()
                 pause_s = self.flush(catalog)
                 last_write = time.monotonic()
-                self._stop.wait(pause_s)
+                self._quiet.wait(pause_s)
         finally:
             self.flush(catalog)
             catalog.close()
@@ -274,6 +290,7 @@ class Exporter:
     def stop(self) -> None:
         """Flush what is pending and stop the thread."""
         self._stop.set()
+        self._quiet.set()  # what is dirty is written now
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=60.0)

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -230,17 +231,61 @@ def test_damaged_catalog_gets_a_clear_message_and_catalog_rebuild_recovers(tmp_p
         assert manifest_shas(tree) == shas | more
 
 
+@contextmanager
+def file_being_written(path: Path):
+    """A file that grows every 0.1 s while inside: it never settles, so the daemon stays busy with it."""
+    stop = threading.Event()
+
+    def grow() -> None:
+        with open(path, "ab") as f:
+            while not stop.wait(0.1):
+                f.write(b"x")
+                f.flush()
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = threading.Thread(target=grow, daemon=True)
+    writer.start()
+    try:
+        yield path
+    finally:
+        stop.set()
+        writer.join()
+
+
+def test_the_last_changes_of_a_burst_reach_the_manifest_once_the_daemon_is_quiet_not_a_debounce_later(tmp_path):
+    tree = make_tree(tmp_path, extra={"export": {"debounce_s": 60.0}})
+    daemon = DaemonProcess(tree)
+    try:
+        daemon.wait_started()
+        drop_and_wait(tree, daemon, 1, "first")  # the manifest was just written: the debounce runs
+        with file_being_written(tree.inbox / "mix" / "happy" / "growing.mid"):
+            shas = {drop_good(tree, f"burst{i}.mid") for i in range(3)}
+            wait_for(lambda: catalog_sample_count(tree, "mix") == 4, 60, "4 samples in the catalog")
+            time.sleep(1.0)
+            assert len(tree.manifest_samples("mix")) == 1  # busy (a file still being written): rewrites wait
+        started = time.monotonic()
+        # The grown file settles, is imported (or quarantined) and the daemon is quiet: written at once.
+        wait_for(lambda: shas <= manifest_shas(tree), 20, "the burst in the manifest well before the 60 s debounce")
+        assert time.monotonic() - started < 20
+    finally:
+        assert daemon.stop() == 0
+
+
 def test_kill9_with_the_manifest_behind_the_catalog_is_caught_up_at_start(tmp_path):
-    # A long debounce holds the second export back, so the kill lands where a kill during an
-    # export leaves things: samples committed to the catalog, the manifest not yet written.
+    # A long debounce, while a file still being written keeps the daemon busy, holds the second export
+    # back, so the kill lands where a kill during an export leaves things: samples committed to the
+    # catalog, the manifest not yet written.
     tree = make_tree(tmp_path, extra={"export": {"debounce_s": 60.0}})
     daemon = DaemonProcess(tree)
     daemon.wait_started()
     drop_and_wait(tree, daemon, 1, "exported")
-    for i in range(3):
-        drop_good(tree, f"committed{i}.mid")
-    wait_for(lambda: catalog_sample_count(tree, "mix") == 4, 60, "4 samples in the catalog")
-    daemon.kill9()
+    growing = tree.inbox / "mix" / "happy" / "growing.mid"
+    with file_being_written(growing):
+        for i in range(3):
+            drop_good(tree, f"committed{i}.mid")
+        wait_for(lambda: catalog_sample_count(tree, "mix") == 4, 60, "4 samples in the catalog")
+        daemon.kill9()
+    growing.unlink()
     assert len(tree.manifest_samples("mix")) == 1  # the state the kill left
 
     daemon = DaemonProcess(tree)
