@@ -380,6 +380,13 @@ class Catalog:
                               (dataset_id, sample_id)).fetchone()
         return None if row is None else Sample.from_json(json.loads(row[0]))
 
+    def names_and_split(self, dataset_id: str, sample_id: str) -> tuple[tuple[str, ...], str | None] | None:
+        """A sample's original names and split (the fields the catalog, not a step, owns), read without
+        decoding the rest of its row; None if there is no such sample."""
+        row = self.db.execute("SELECT json_extract(data, '$.original_names'), split FROM samples"
+                              " WHERE dataset_id = ? AND sample_id = ?", (dataset_id, sample_id)).fetchone()
+        return None if row is None else (tuple(json.loads(row[0] or "[]")), row[1])
+
     def put_sample(self, sample: Sample, *, now: float, group_key: str | None = None, label: str | None = None) -> None:
         """Insert or update a sample; `group_key` and `label` are kept once set."""
         self.db.execute(

@@ -163,11 +163,12 @@ class StepCommitter:
     def _with_catalog_fields(self, sample: Sample) -> Sample:
         """Names and split belong to the catalog, not to a step: a duplicate may have added a name
         (or a batch placed the split) while this sample's step was running."""
-        current = self.catalog.sample(sample.dataset_id, sample.sample_id)
+        current = self.catalog.names_and_split(sample.dataset_id, sample.sample_id)
         if current is None:
             return sample
-        names = tuple(dict.fromkeys((*current.original_names, *sample.original_names)))
-        return sample.with_changes(original_names=names, split=current.split or sample.split)
+        names, split = current
+        return sample.with_changes(original_names=tuple(dict.fromkeys((*names, *sample.original_names))),
+                                   split=split or sample.split)
 
     def _after_import(self, job: Job, sample: Sample, after: list) -> None:
         """An import that moves removes the origin once its commit is made. The file's `files` row stays

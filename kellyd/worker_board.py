@@ -62,7 +62,7 @@ class WorkerBoard:
 
     def snapshot(self) -> list[WorkerRow]:
         with self.array.get_lock():
-            values = list(self.array)
+            values = self.array.get_obj()[:]  # one copy in C (iterating the wrapper reads element by element)
         rows = []
         for i in range(self.rows):
             pid, slot, warm, job, started, heals = values[i * FIELDS:(i + 1) * FIELDS]

@@ -276,3 +276,16 @@ def test_a_dispatch_reads_the_jobs_it_takes_not_the_whole_backlog(tmp_path):
         catalog.close()
     for key in (True, False, "any"):
         assert costs[2000][key] < 2 * costs[20][key] + 50, costs
+
+
+def test_names_and_split_read_the_fields_the_catalog_owns_as_the_whole_row_holds_them(catalog):
+    sample = Sample(dataset_id="mix", origin_path="", sample_id="ab12", sha256="ab12" * 16, kind="midi",
+                    original_names=("take 1.mid", "Таке ✓.mid"), split="val", annotations={"emotion": "happy"})
+    with catalog.transaction():
+        catalog.put_sample(sample, now=NOW)
+        catalog.put_sample(Sample(dataset_id="mix", origin_path="", sample_id="cd34", sha256="cd34" * 16), now=NOW)
+    stored = catalog.sample("mix", "ab12")
+    assert catalog.names_and_split("mix", "ab12") == (stored.original_names, stored.split) \
+        == (("take 1.mid", "Таке ✓.mid"), "val")
+    assert catalog.names_and_split("mix", "cd34") == ((), None)
+    assert catalog.names_and_split("mix", "none") is None and catalog.names_and_split("other", "ab12") is None
