@@ -185,11 +185,14 @@ class Exporter:
     def set_quiet(self, quiet: bool) -> None:
         """Whether the daemon is without work (no file being found, settling or in a step). While it is
         busy, manifest rewrites wait out the debounce and the busy-share pause; once it is quiet, what is
-        dirty is written at once: the last changes of a burst do not wait for a debounce."""
+        dirty is written at once: the last changes of a burst do not wait for a debounce. The
+        `manifest.parquet` refresh is told too (`ParquetRefresher.set_daemon_busy`)."""
         if quiet:
             self._quiet.set()
         else:
             self._quiet.clear()
+        if self.parquet is not None:
+            self.parquet.set_daemon_busy(not quiet)
 
     def start(self) -> None:
         self.parquet = ParquetRefresher(self.catalog_path)

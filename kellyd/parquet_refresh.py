@@ -4,7 +4,9 @@ pyarrow adds about 60 MB to a process; the daemon idles at a few tens of MB. So 
 a short-lived `python -m kellyd.manifest_parquet` process that reads the catalog (read-only) and
 rewrites the shards that changed. One runs at a time, on a thread of its own, once requests have
 been quiet for QUIET_S (at most MAX_DELAY_S after the first): requests are merged, so a burst costs
-a few runs, not one per manifest write, and the export thread never waits for one. A failed run is logged and retried at the next change.
+a few runs, not one per manifest write, and the export thread never waits for one. While the daemon
+has work, a refresh waits for the end of the burst (or MAX_DELAY_S), not for a pause in requests.
+A failed run is logged and retried at the next change.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class ParquetRefresher:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._busy = False
+        self._daemon_busy = False  # see `set_daemon_busy`
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._proc: subprocess.Popen | None = None
@@ -104,6 +107,21 @@ class ParquetRefresher:
                 self._thread.start()
             self._wake.notify_all()
 
+    def set_daemon_busy(self, busy: bool) -> None:
+        """Whether the daemon has work (files found, settling or in steps). While it does, a refresh waits
+        for the end of the burst, not for QUIET_S without requests: a manifest write that took long
+        leaves such a gap in the middle of a burst, and the refresh process would take a core from the
+        steps. MAX_DELAY_S still holds, so a stream that never pauses is shown every MAX_DELAY_S."""
+        with self._lock:
+            if busy != self._daemon_busy:
+                self._daemon_busy = busy
+                self._wake.notify_all()
+
+    def _due(self) -> float:
+        """When the waiting requests are to be run (monotonic seconds); the caller holds the lock."""
+        latest = self._first_at + self.max_delay_s
+        return latest if self._daemon_busy else min(self._last_at + self.quiet_s, latest)
+
     def _loop(self) -> None:
         while True:
             with self._lock:
@@ -112,7 +130,7 @@ class ParquetRefresher:
                 if not self._pending:
                     return  # stopping, nothing left
                 while not self._stopping:
-                    due = min(self._last_at + self.quiet_s, self._first_at + self.max_delay_s)
+                    due = self._due()
                     if time.monotonic() >= due:
                         break
                     self._wake.wait(due - time.monotonic())

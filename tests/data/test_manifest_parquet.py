@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from kellyd import manifest_parquet
 from kellyd.manifest_parquet import (
     LABEL_TYPES, PARQUET_DIR, STATE_NAME, read_manifest_parquet, shard_of_sample, shard_path, write_manifest_parquet,
 )
-from kellyd.parquet_refresh import deletions_seen, parquet_behind, parquet_state
+from kellyd.parquet_refresh import ParquetRefresher, deletions_seen, parquet_behind, parquet_state
 from kellyd.sample import Sample
 from tests.daemon.harness import DaemonProcess, make_tree, wait_for
 from tests.data.conftest import DATASET, dataset_config, drum_takes
@@ -275,3 +276,37 @@ def test_a_deleted_sample_leaves_its_shard_and_nothing_else_is_rebuilt(tmp_path,
     assert parquet_behind(catalog, "d", root)
     assert write_manifest_parquet(catalog, "d", root).written == (shard_of_sample_at_1,)
     catalog.close()
+
+
+def test_a_refresh_waits_for_the_end_of_the_daemon_s_burst_or_its_longest_delay(tmp_path):
+    """A pause in requests in the middle of a burst (a long manifest write) does not start the refresh
+    process; the end of the burst does, and a burst that never ends is refreshed after `max_delay_s`."""
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    with catalog.transaction():
+        for i in range(3):
+            catalog.put_sample(_sample(i), now=1.0 + i)
+    root = tmp_path / "d"
+    refresher = ParquetRefresher(catalog.path, quiet_s=0.1, max_delay_s=60.0)
+    try:
+        refresher.set_daemon_busy(True)
+        refresher.request("d", root)
+        time.sleep(1.0)  # ten quiet spells without a request
+        assert refresher.runs == 0 and parquet_state(root) is None
+        refresher.set_daemon_busy(False)
+        assert refresher.wait_idle(60.0) and refresher.runs == 1 and refresher.failures == 0
+        assert len(read_manifest_parquet(root)) == 3 and not parquet_behind(catalog, "d", root)
+    finally:
+        refresher.stop()
+    steady = ParquetRefresher(catalog.path, quiet_s=0.1, max_delay_s=1.5)
+    try:
+        steady.set_daemon_busy(True)
+        with catalog.transaction():
+            catalog.put_sample(_sample(3), now=10.0)
+        started = time.monotonic()
+        steady.request("d", root)
+        wait_for(lambda: steady.runs == 1, 60, "the refresh after max_delay_s of a burst")
+        assert time.monotonic() - started >= 1.4
+        assert steady.wait_idle(60.0) and len(read_manifest_parquet(root)) == 4
+    finally:
+        steady.stop()
+        catalog.close()
