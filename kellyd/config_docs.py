@@ -27,7 +27,7 @@ DOCS: dict[str, str] = {
     "executor.shutdown_grace_s": "on SIGTERM, seconds to let running steps finish before they are stopped and resumed later",
     "executor.idle_workers_s": "local worker processes start with the first step and stop after this many seconds without one",
     "export.debounce_s": "while the daemon is busy, manifest.json is rewritten at most this often (seconds); "
-                         "once it has no work left, what changed is written at once",
+                         "once it has no work left, what changed is written without waiting for it",
     "export.max_busy_share": "at most this share of time is spent rewriting manifests (large datasets export less often, but at least every few seconds)",
     "schedule.validate": "when to validate every dataset: 'off', an interval ('6h') or a cron line ('0 3 * * *')",
     "schedule.retrain": "when to consider retraining (runs only if the dataset changed and validation passed)",

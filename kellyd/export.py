@@ -166,8 +166,8 @@ class Exporter:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
-        # Set while the daemon has no work (and at stop): the debounce and the busy-share pause, which
-        # ration rewrites during a burst, are then cut short.
+        # Set while the daemon has no work (and at stop): the debounce, which rations rewrites during a
+        # burst, is then cut short.
         self._quiet = threading.Event()
         self._thread: threading.Thread | None = None
         self.manifest_writes = 0
@@ -184,9 +184,10 @@ class Exporter:
 
     def set_quiet(self, quiet: bool) -> None:
         """Whether the daemon is without work (no file being found, settling or in a step). While it is
-        busy, manifest rewrites wait out the debounce and the busy-share pause; once it is quiet, what is
-        dirty is written at once: the last changes of a burst do not wait for a debounce. The
-        `manifest.parquet` refresh is told too (`ParquetRefresher.set_daemon_busy`)."""
+        busy, a manifest rewrite waits out the debounce; once it is quiet, what is dirty is written as
+        soon as the busy-share pause allows (a fraction of a second after cheap rewrites): the last
+        changes of a burst do not wait for a debounce. The `manifest.parquet` refresh is told too
+        (`ParquetRefresher.set_daemon_busy`)."""
         if quiet:
             self._quiet.set()
         else:
@@ -221,7 +222,7 @@ class Exporter:
                 self._wake.clear()
                 pause_s = self.flush(catalog)
                 last_write = time.monotonic()
-                self._quiet.wait(pause_s)
+                self._stop.wait(pause_s)  # max_busy_share holds busy or quiet (a trickle of files)
         finally:
             self.flush(catalog)
             catalog.close()
