@@ -7,7 +7,8 @@ For each chain (the default import, annotate, features, augment with multiplier 
 for reference) it measures, with the daemon as a real subprocess:
 - drop: originals per second until every sample (originals and children) is in the manifest with its
   features, the time until then, the manifest's largest lag behind the catalog during the drop (the age
-  of the oldest committed sample the manifest did not show yet, polled every 0.2 s), the peak RSS of the
+  of the oldest committed sample the manifest did not show yet, polled every 0.2 s), how long the whole
+  manifest came after the catalog's last sample (`manifest_tail_s`), the peak RSS of the
   daemon and its workers together, their RSS right after the drop and once the idle workers are retired,
   and the CPU seconds the drop took in the daemon (its main thread apart), its workers and the
   `manifest.parquet` refreshes (`CpuLedger`);
@@ -191,7 +192,10 @@ def drop(files: list[Path], chain: tuple[str, ...], *, idle_wait_s: float) -> di
                 if now - started > 1800 or daemon.proc.poll() is not None:
                     raise RuntimeError(f"the drop did not finish: {daemon.log_text()[-2000:]}")
                 time.sleep(POLL_S)
-            seconds = time.monotonic() - started
+            finished = time.monotonic()
+            seconds = finished - started
+            # From the first poll that saw the catalog's last sample to the poll that saw the whole manifest.
+            tail_s = finished - first_seen[-1][1]
             cpu_s = cpu.seconds()
             originals, total = view.originals(), view.samples()
             rss_after = tree_rss_bytes(daemon.proc.pid)
@@ -205,7 +209,7 @@ def drop(files: list[Path], chain: tuple[str, ...], *, idle_wait_s: float) -> di
             daemon.stop()
     return {"chain": "+".join(chain), "originals": originals, "samples_with_children": total,
             "seconds_to_complete_manifest": round(seconds, 2), "originals_per_s": round(originals / seconds, 1),
-            "max_manifest_lag_s": round(max_lag_s, 2), "peak_rss_mb": round(peak_rss / 2**20, 1),
+            "max_manifest_lag_s": round(max_lag_s, 2), "manifest_tail_s": round(tail_s, 2), "peak_rss_mb": round(peak_rss / 2**20, 1),
             "rss_after_drop_mb": round(rss_after / 2**20, 1), "cpu_s": cpu_s, **idle}
 
 
