@@ -172,7 +172,7 @@ class CopyRange:
     kernel (`copy_file_range`, a shared extent where the filesystem can) rather than read into Python.
 
     The copy is flushed to disk every COPY_SYNC_BYTES: a large copy (a 400 MB manifest) never leaves
-    more than that waiting for writeback, so a worker's group commit (`syncfs`, which waits for every
+    more than that waiting for writeback, so a group commit (`syncfs`, which waits for every
     dirty page of the filesystem) never waits for the whole copy."""
 
     def __init__(self, fd: int, offset: int, length: int) -> None:
