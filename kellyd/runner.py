@@ -10,7 +10,6 @@ outcome does to the catalog is `kellyd.commit`, what it holds per dataset
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import sqlite3
@@ -22,7 +21,6 @@ from typing import Callable, Iterable
 
 import structlog
 
-from kellyd.atomic import WriteGroup
 from kellyd.handlers.base import Handler
 from kellyd.catalog import Catalog, Job
 from kellyd.commit import StepCommitter
@@ -31,11 +29,12 @@ from kellyd.diskspace import SpaceWatch
 from kellyd.export import Exporter
 from kellyd import inflight
 from kellyd.deaths import WorkerDeath, describe_exit, judge_death
+from kellyd.durable import SyncLane, needs_sync
 from kellyd.dask_executor import ClusterUnavailable
 from kellyd.executor import submit_job
 from kellyd.fairness import plan_dispatch
 from kellyd.music.audio_numba import cache_root, set_aside
-from kellyd.outcome import StepOutcome, outcome_for
+from kellyd.outcome import StepOutcome
 from kellyd.pool_watch import deaths_after_break, overdue, running_steps
 from kellyd.pathpolicy import display
 from kellyd.quarantine import quarantine_file
@@ -65,7 +64,9 @@ class Runner:
         self._pause_before_commit = os.environ.get(PAUSE_BEFORE_COMMIT_ENV, "").partition("@")
         self._pause_after_commit = os.environ.get(PAUSE_AFTER_COMMIT_ENV, "").partition("@")
         self.exporter = exporter
+        # Steps submitted and not committed yet: running, or finished and waiting for their files' sync.
         self.in_flight: dict[Future, Job] = {}
+        self.sync_lane = SyncLane()
         self.capacity = max(2, cfg.workers * 4)
         self.counters = Counters()
         self.accepting = True
@@ -332,13 +333,17 @@ class Runner:
         """Wait up to `timeout_s` for results and commit all that are done."""
         if not self.in_flight:
             return 0
-        done, _ = wait(list(self.in_flight), timeout=timeout_s, return_when=FIRST_COMPLETED)
+        syncing = self.sync_lane.steps()
+        running = [f for f in self.in_flight if f not in syncing]
+        done, _ = wait(running + self.sync_lane.syncs(), timeout=timeout_s, return_when=FIRST_COMPLETED)
+        synced, failed_syncs = self.sync_lane.finished([f for f in done if f not in self.in_flight])
+        done = {f for f in done if f in self.in_flight}
         if getattr(self.executor, "resubmits_lost_steps", False):
             done = self._forget_lost_steps(done)
-        if not done:
+        if not done and not synced:
             return 0
         progressed = False
-        alone = len(self.in_flight) == 1
+        alone = len(running) == 1
         now = now_fn()
         after_commit: list[Callable[[], None]] = []
         culprits: dict[int, WorkerDeath] = {}
@@ -351,13 +356,20 @@ class Runner:
             if not any(job.job_id in culprits for job in self.in_flight.values()):
                 culprits = {}
             lost = [f for f in self.in_flight if not f.done() or _pool_broke(f)]
-            done = {f for f in self.in_flight if f not in lost}
+            done = {f for f in self.in_flight if f not in lost and f not in syncing and f not in synced}
             for future in lost:
                 if self.in_flight[future].job_id in culprits or not culprits:
                     done.add(future)  # judged below (the culprit), or a suspect (nobody was named)
                 else:
                     self.in_flight.pop(future)  # innocent: still pending in the catalog, runs again unpaid
-        synced = self._make_durable(done)
+        # Ok steps with files to sync wait for their batch's sync (off this thread); the steps whose sync
+        # has finished commit now, with the rest.
+        to_sync = [f for f in done if needs_sync(f)]
+        if to_sync:
+            self.sync_lane.start(to_sync)
+        done = (done - set(to_sync)) | set(synced)
+        if not done:
+            return 0
         if self._pause_before_commit[1]:
             self._pause_for_test(done)
         committed_ok: set[str] = set()  # the steps committed with a result (for the test hook)
@@ -373,7 +385,7 @@ class Runner:
                 try:
                     if not future.done():
                         raise BrokenProcessPool("lost with the pool")
-                    outcome: StepOutcome = synced.get(future) or future.result()
+                    outcome: StepOutcome = failed_syncs.get(future) or future.result()
                 except (BrokenProcessPool, CancelledError):
                     if not alone:  # any of the jobs running may be the culprit: each runs again alone
                         self.suspects.add(job.job_id)
@@ -399,34 +411,6 @@ class Runner:
                 log.warning("post_commit_action_failed", error=str(exc))
         self.commits.forget_removed_origins()
         return len(done)
-
-    def _make_durable(self, done: set[Future]) -> dict[Future, StepOutcome]:
-        """Sync the files of every ok step about to be committed, all together (one `syncfs` per file
-        system where there is one), before the transaction that makes them visible. Where that fails, each
-        step's files are synced apart, so that only the steps whose own files fail do; returns what each of
-        those becomes instead, as if its own write had failed (a full disk waits for space)."""
-        group = WriteGroup()
-        deferred = []
-        for future in done:
-            if future.done() and not future.cancelled() and future.exception() is None:
-                unsynced = future.result().unsynced
-                if unsynced is not None:
-                    group.adopt(unsynced)
-                    deferred.append(future)
-        try:
-            group.sync()
-            return {}
-        except OSError:
-            pass  # a full disk, or one step's files gone (a folder removed under it): each step apart
-        failed = {}
-        for future in deferred:
-            own = WriteGroup()
-            own.adopt(future.result().unsynced)
-            try:
-                own.sync()
-            except OSError as exc:
-                failed[future] = dataclasses.replace(outcome_for(exc), elapsed_s=future.result().elapsed_s)
-        return failed
 
     def _forget_lost_steps(self, done: set[Future]) -> set[Future]:
         """Steps a Dask client cancelled when it lost its scheduler: no worker was at fault, and their
@@ -499,6 +483,7 @@ class Runner:
         from kellyd.executor import terminate_workers
 
         terminate_workers(self.executor)
+        self.sync_lane.shutdown()
         self.in_flight.clear()
 
 

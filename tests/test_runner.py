@@ -129,8 +129,8 @@ def test_a_worker_that_dies_costs_one_file_not_the_runner(tmp_path, corpus, monk
 def test_steps_committed_together_are_synced_together_and_a_failed_sync_fails_its_step_alone(tmp_path, corpus,
                                                                                             monkeypatch):
     """The local pool's workers leave their files to the runner, which syncs a loop iteration's steps at
-    once before committing them; a step whose files cannot be synced (their folder was removed) is
-    quarantined with the reason, and the steps synced beside it still commit."""
+    once (on a thread of its own) before committing them; a step whose files cannot be synced (their
+    folder was removed) is quarantined with the reason, and the steps synced beside it still commit."""
     from concurrent.futures import wait
 
     from kellyd.executor import make_executor
@@ -159,7 +159,13 @@ def test_steps_committed_together_are_synced_together_and_a_failed_sync_fails_it
             outcomes = [f.result() for f in futures]
             if step == "writes_probe":  # the workers left every sync to the runner
                 assert all(o.status == "ok" and len(o.unsynced.files) == 2 for o in outcomes)
-            assert runner.collect(timeout_s=0) == 3  # one loop iteration: one sync, one transaction
+            # One loop iteration hands the three to one sync, off the main thread; a later one commits
+            # them together once it is done. Until then they are in flight.
+            assert runner.collect(timeout_s=0) == 0
+            assert runner.sync_lane.steps() == set(futures) and len(runner.sync_lane.syncs()) == 1
+            assert set(runner.in_flight) == set(futures)
+            assert runner.dispatch(now=time.time()) == 0  # their jobs are not handed out again
+            assert runner.collect(timeout_s=60) == 3
         assert runner.idle()
         [lost] = catalog.quarantined("mix")
         assert lost.origin_path.endswith("lose.mid") and lost.handler == "writes_probe"

@@ -1,0 +1,89 @@
+"""Making finished steps durable before their commit, off the daemon's main loop.
+
+A worker of the local pool leaves the files of an ok step unsynced and says which they are
+(`StepOutcome.unsynced`). The runner gathers the ok steps a loop iteration collects into one batch
+and hands it to `SyncLane`, whose thread makes all their files durable together (`sync_steps`:
+one `syncfs` per file system) while the main loop goes on dispatching, collecting and pinging the
+service watchdog: a sync waits for every dirty page of the file system, which another program's
+large write can make take minutes. The runner commits a batch's steps once its sync has finished,
+so the catalog never shows a file that is not on disk; until then they stay in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from kellyd.atomic import WriteGroup
+from kellyd.outcome import StepOutcome, outcome_for
+
+
+def needs_sync(step: Future) -> bool:
+    """A finished step whose ok result still has files to make durable."""
+    return (step.done() and not step.cancelled() and step.exception() is None
+            and getattr(step.result(), "unsynced", None) is not None)
+
+
+def sync_steps(steps: list[Future]) -> dict[Future, StepOutcome]:
+    """Make the files of `steps` (finished, `needs_sync`) durable, all together. Where that fails,
+    each step's files are synced apart, so that only the steps whose own files fail do; returns
+    what each of those becomes instead, as if its own write had failed (a full disk waits for space)."""
+    group = WriteGroup()
+    for step in steps:
+        group.adopt(step.result().unsynced)
+    try:
+        group.sync()
+        return {}
+    except OSError:
+        pass  # a full disk, or one step's files gone (a folder removed under it): each step apart
+    failed = {}
+    for step in steps:
+        own = WriteGroup()
+        own.adopt(step.result().unsynced)
+        try:
+            own.sync()
+        except OSError as exc:
+            failed[step] = dataclasses.replace(outcome_for(exc), elapsed_s=step.result().elapsed_s)
+    return failed
+
+
+class SyncLane:
+    """One thread that syncs batches of finished steps, one batch at a time, in the order given."""
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._batches: dict[Future, list[Future]] = {}  # sync -> the steps it makes durable
+
+    def start(self, steps: list[Future]) -> None:
+        """Start making `steps` durable (the thread starts with the first batch)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kellyd-sync")
+        self._batches[self._pool.submit(sync_steps, steps)] = steps
+
+    def syncs(self) -> list[Future]:
+        """The batches not committed yet, to wait on beside the running steps."""
+        return list(self._batches)
+
+    def steps(self) -> set[Future]:
+        """The steps waiting for their sync."""
+        return {step for steps in self._batches.values() for step in steps}
+
+    def finished(self, syncs) -> tuple[list[Future], dict[Future, StepOutcome]]:
+        """The steps of the finished `syncs`, now durable, and what those whose files failed become."""
+        steps: list[Future] = []
+        failed: dict[Future, StepOutcome] = {}
+        for sync in syncs:
+            batch = self._batches.pop(sync)
+            steps += batch
+            if sync.exception() is not None:  # not an OSError (those are mapped per step): all fail with it
+                failed.update({step: outcome_for(sync.exception()) for step in batch})
+            else:
+                failed.update(sync.result())
+        return steps, failed
+
+    def shutdown(self) -> None:
+        """Stop the thread without waiting: steps not committed run again at the next start."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self._batches.clear()
