@@ -19,9 +19,12 @@ from kellyd.outcome import StepOutcome, outcome_for
 
 
 def needs_sync(step: Future) -> bool:
-    """A finished step whose ok result still has files to make durable."""
-    return (step.done() and not step.cancelled() and step.exception() is None
-            and getattr(step.result(), "unsynced", None) is not None)
+    """A finished step whose ok result still has files to make durable (a step that wrote none, such as
+    `annotate`, commits at once)."""
+    if not step.done() or step.cancelled() or step.exception() is not None:
+        return False
+    unsynced = getattr(step.result(), "unsynced", None)
+    return unsynced is not None and bool(unsynced.files or unsynced.folders)
 
 
 def sync_steps(steps: list[Future]) -> dict[Future, StepOutcome]:

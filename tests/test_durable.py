@@ -34,11 +34,13 @@ def test_steps_whose_files_are_there_sync_together_and_a_lost_folder_fails_only_
 
 
 def test_steps_without_files_to_sync_are_not_held_back(tmp_path):
-    synced_by_worker, failed, broken = Future(), Future(), Future()
+    synced_by_worker, wrote_nothing, failed, broken = Future(), Future(), Future(), Future()
     synced_by_worker.set_result(StepOutcome("ok"))  # a Dask worker synced its own files
+    with write_group() as group:  # a step that only reads (annotate)
+        wrote_nothing.set_result(StepOutcome("ok", unsynced=group.unsynced()))
     failed.set_result(StepOutcome("invalid", reason="not MIDI"))
     broken.set_exception(RuntimeError("pool broke"))
-    assert not any(needs_sync(s) for s in (synced_by_worker, failed, broken, Future()))
+    assert not any(needs_sync(s) for s in (synced_by_worker, wrote_nothing, failed, broken, Future()))
 
 
 def test_the_lane_gives_back_each_batch_once_with_its_failures(tmp_path):
