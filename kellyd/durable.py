@@ -12,7 +12,8 @@ so the catalog never shows a file that is not on disk; until then they stay in f
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from concurrent.futures import Future
 
 from kellyd.atomic import WriteGroup
 from kellyd.outcome import StepOutcome, outcome_for
@@ -51,34 +52,65 @@ def sync_steps(steps: list[Future]) -> dict[Future, StepOutcome]:
 
 
 class SyncLane:
-    """One thread that syncs batches of finished steps, one batch at a time, in the order given."""
+    """One thread that makes batches of finished steps durable. The batches that queue while it syncs
+    are synced together next (one `syncfs` for all of them), so a slow disk costs fewer syncs, not more."""
 
     def __init__(self) -> None:
-        self._pool: ThreadPoolExecutor | None = None
-        self._batches: dict[Future, list[Future]] = {}  # sync -> the steps it makes durable
+        self._cond = threading.Condition()
+        self._queued: list[tuple[Future, list[Future]]] = []  # batches the thread has not taken yet
+        self._batches: dict[Future, list[Future]] = {}  # every batch not given back: its sync -> its steps
+        self._thread: threading.Thread | None = None
+        self._stopping = False
 
     def start(self, steps: list[Future]) -> None:
-        """Start making `steps` durable (the thread starts with the first batch)."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kellyd-sync")
-        self._batches[self._pool.submit(sync_steps, steps)] = steps
+        """Queue `steps` to be made durable (the thread starts with the first batch)."""
+        sync: Future = Future()
+        sync.set_running_or_notify_cancel()
+        with self._cond:
+            self._batches[sync] = steps
+            self._queued.append((sync, steps))
+            if self._thread is None:
+                self._stopping = False
+                self._thread = threading.Thread(target=self._run, name="kellyd-sync", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queued and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                taken, self._queued = self._queued, []
+            try:
+                failed = sync_steps([step for _, steps in taken for step in steps])
+            except Exception as exc:  # not an OSError (those are mapped per step): every step fails with it
+                for sync, _ in taken:
+                    sync.set_exception(exc)
+                continue
+            for sync, steps in taken:
+                sync.set_result({step: failed[step] for step in steps if step in failed})
 
     def syncs(self) -> list[Future]:
         """The batches not committed yet, to wait on beside the running steps."""
-        return list(self._batches)
+        with self._cond:
+            return list(self._batches)
 
     def steps(self) -> set[Future]:
         """The steps waiting for their sync."""
-        return {step for steps in self._batches.values() for step in steps}
+        with self._cond:
+            return {step for steps in self._batches.values() for step in steps}
 
     def finished(self, syncs) -> tuple[list[Future], dict[Future, StepOutcome]]:
         """The steps of the finished `syncs`, now durable, and what those whose files failed become."""
         steps: list[Future] = []
         failed: dict[Future, StepOutcome] = {}
         for sync in syncs:
-            batch = self._batches.pop(sync)
+            with self._cond:
+                batch = self._batches.pop(sync)
             steps += batch
-            if sync.exception() is not None:  # not an OSError (those are mapped per step): all fail with it
+            if sync.exception() is not None:
                 failed.update({step: outcome_for(sync.exception()) for step in batch})
             else:
                 failed.update(sync.result())
@@ -86,7 +118,9 @@ class SyncLane:
 
     def shutdown(self) -> None:
         """Stop the thread without waiting: steps not committed run again at the next start."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-        self._batches.clear()
+        with self._cond:
+            self._stopping = True
+            self._queued.clear()
+            self._batches.clear()
+            self._thread = None
+            self._cond.notify_all()
