@@ -5,7 +5,7 @@ renamed at once and a group's `sync` makes all its files durable together (one
 `syncfs`, or an fsync per file and then each folder once) before the catalog
 commit that makes them visible. The group of a step in the local pool is not
 synced by its worker: the worker hands it on (`unsynced`) and the daemon syncs
-all the steps it commits in one loop iteration as one group (`adopt`). A file
+the steps it collects together, as one group (`adopt`, `kellyd.durable`). A file
 that replaces another is still fsynced before its rename: a committed sample
 may point at the old one, and a crash must leave it whole.
 

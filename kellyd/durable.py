@@ -24,7 +24,7 @@ def needs_sync(step: Future) -> bool:
     `annotate`, commits at once)."""
     if not step.done() or step.cancelled() or step.exception() is not None:
         return False
-    unsynced = getattr(step.result(), "unsynced", None)
+    unsynced = step.result().unsynced
     return unsynced is not None and bool(unsynced.files or unsynced.folders)
 
 

@@ -11,8 +11,8 @@ so an idle daemon holds no worker memory.
 Each step's files are made durable together before its catalog commit: a
 Dask worker, which may write through another machine's view of the folders,
 syncs them before its outcome returns; a local worker leaves them to the
-daemon, which syncs all the steps it commits in one loop iteration at once
-(`run_durable_step`, `Runner.collect`).
+daemon, which syncs the steps it collects together before committing them
+(`run_durable_step`, `kellyd.durable`).
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def run_durable_step(handler, sample, *, defer_sync: bool = False):
 
     With `defer_sync` the files are left for the committer to sync (the outcome's `unsynced`):
     a worker of the local pool shares the daemon's file systems, and the daemon syncs every step
-    it commits in one loop iteration together (`Runner.collect`) while the worker goes on.
+    it collects together (`kellyd.durable`) while the worker goes on.
     """
     from kellyd.atomic import write_group
     from kellyd.outcome import outcome_for, run_step

@@ -32,7 +32,7 @@ class StepOutcome:
     # The step failed for lack of disk space: it waits for space, uncounted, never quarantined.
     disk_full: bool = False
     # An ok step whose files are written but not yet durable: whoever commits it syncs them first
-    # (`kellyd.executor.run_durable_step`, `Runner.collect`).
+    # (`kellyd.executor.run_durable_step`, `kellyd.durable`).
     unsynced: Unsynced | None = None
 
 
