@@ -50,6 +50,10 @@ PAUSE_BEFORE_COMMIT_ENV = "KELLYD_TEST_PAUSE_BEFORE_COMMIT"
 # Tests only, the same after the commit: the step's rows are committed, what follows a commit
 # (removing an imported origin, telling the exporter) not yet done.
 PAUSE_AFTER_COMMIT_ENV = "KELLYD_TEST_PAUSE_AFTER_COMMIT"
+# The steps running now are written to the catalog (for `kellyd status`) at most this often, and at once
+# when none runs any more. In a burst the set changes at every loop iteration: written each time, it cost
+# a transaction per iteration, to show steps that had ended before anyone could read them.
+RUNNING_SHOWN_EVERY_S = 1.0
 
 
 class Runner:
@@ -76,6 +80,7 @@ class Runner:
         self._timed_out: dict[int, int] = {}  # pid -> job id of workers stopped for running too long
         self._cache_heals: dict[int, int] = {}  # pid -> cache rebuilds the worker reported
         self._shown_running: list | None = None  # what `running` in the catalog holds now
+        self._running_shown_at_s = float("-inf")  # when it was written (monotonic)
         with self.catalog.transaction():
             inflight.runner_started(self.catalog.db, now=time.time())
         # A full datasets or state disk pauses dispatching until space returns (`kellyd.diskspace`).
@@ -197,7 +202,8 @@ class Runner:
             if row.cache_heals > self._cache_heals.get(row.pid, 0):
                 self._cache_heals[row.pid] = row.cache_heals
                 self._note_cache_rebuild("numba cache unreadable (set aside by the worker)", row.slot, now_wall_s)
-        if shown != self._shown_running:
+        if shown != self._shown_running and (not shown or now_mono_s - self._running_shown_at_s >= RUNNING_SHOWN_EVERY_S):
+            self._running_shown_at_s = now_mono_s
             try:
                 with self.catalog.transaction():
                     inflight.sync_running(self.catalog.db, steps)

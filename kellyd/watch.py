@@ -17,7 +17,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (DirCreatedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent, FileModifiedEvent,
+                             FileMovedEvent, FileSystemEvent, FileSystemEventHandler)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserverVFS
 
@@ -54,22 +55,25 @@ class ChangeQueue:
         return items
 
 
+# The events that can bring work: a file written, closed or renamed into place, a folder made or moved in.
+# The observers ask the kernel for these only. Reads (the import's own hashing and copying), deletions
+# (the import removing its origin) and a folder's "modified" are not work; asked for, they came to
+# about seven events a file, each handed through three watchdog threads and the daemon's lock.
+RECORDED_EVENTS = (FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileMovedEvent, DirCreatedEvent, DirMovedEvent)
+
+
 class _Recorder(FileSystemEventHandler):
     def __init__(self, queue: ChangeQueue) -> None:
         self.queue = queue
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         try:
-            kind = event.event_type
-            if kind in ("deleted", "opened", "closed_no_write"):
+            if not isinstance(event, RECORDED_EVENTS):
                 return
-            target = event.dest_path if kind == "moved" else event.src_path
-            path = os.fsdecode(target)  # bytes that are not UTF-8 survive as surrogates; the path policy refuses them
-            if event.is_directory:
-                if kind in ("created", "moved"):
-                    self.queue.put(Change(path, is_directory=True))
-                return
-            self.queue.put(Change(path, immediate=(kind == "moved")))
+            moved = event.event_type == "moved"
+            # bytes that are not UTF-8 survive as surrogates; the path policy refuses them
+            path = os.fsdecode(event.dest_path if moved else event.src_path)
+            self.queue.put(Change(path, is_directory=True) if event.is_directory else Change(path, immediate=moved))
         except Exception:  # never let an exception kill the observer thread
             self.queue.request_rescan()
 
@@ -118,7 +122,7 @@ class Watcher:
         handler = _Recorder(self.queue)
         for root in self.roots:
             root.mkdir(parents=True, exist_ok=True)
-            observer.schedule(handler, str(root), recursive=True)
+            observer.schedule(handler, str(root), recursive=True, event_filter=list(RECORDED_EVENTS))
         return observer
 
     def is_healthy(self) -> bool:

@@ -266,3 +266,52 @@ def test_a_starting_runner_finishes_the_moves_a_kill_interrupted(tmp_path, corpu
         for pool in pools:
             pool.shutdown()
         catalog.close()
+
+
+def test_the_running_steps_are_shown_at_most_once_a_second_and_at_once_when_none_runs(tmp_path):
+    """`kellyd status` reads the steps running now from the catalog. In a burst the set changes at every
+    loop iteration; it is written at most once a second, and at once when the last step ends."""
+    import multiprocessing
+    from concurrent.futures import Future
+
+    from kellyd.runner import RUNNING_SHOWN_EVERY_S
+    from kellyd.worker_board import WorkerBoard
+
+    tree = make_tree(tmp_path)
+    cfg = load_config(tree.config)
+    catalog = Catalog(cfg.catalog_path)
+    board = WorkerBoard.create(multiprocessing.get_context("spawn"), 2)
+    board.register(0, pid=os.getpid(), cache_warm=False)
+
+    def factory():
+        pool = ThreadPoolExecutor(max_workers=1)
+        pool.kellyd_board = board
+        return pool
+
+    runner = Runner(cfg, catalog, {"mix": build_runtime(cfg, "mix", cfg.datasets["mix"], catalog)}, factory, None)
+    try:
+        new = []
+        for name in ("a.mid", "b.mid"):
+            path = tmp_path / "in" / name
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(b"MThd")
+            new.append(NewFile(str(path), 4, path.stat().st_mtime_ns, "mix", (), "import", "copy"))
+        runner.enqueue(new, now=time.time())
+        first, second = catalog.runnable_jobs(now=time.time(), limit=2)
+        runner.in_flight.update({Future(): first, Future(): second})
+
+        def shown(at_s: float) -> list[int]:
+            runner.watch_workers(now_mono_s=at_s, now_wall_s=1_000_000.0 + at_s)
+            return [job_id for (job_id,) in catalog.db.execute("SELECT job_id FROM running ORDER BY job_id")]
+
+        board.started(0, first.job_id, now_mono_s=100.0)
+        assert shown(100.0) == [first.job_id]
+        board.started(0, second.job_id, now_mono_s=100.2)
+        assert shown(100.2) == [first.job_id]  # changed, but shown less than a second ago
+        assert shown(100.0 + RUNNING_SHOWN_EVERY_S) == [second.job_id]
+        board.finished(0)
+        assert shown(100.1 + RUNNING_SHOWN_EVERY_S) == []  # nothing runs: shown at once
+    finally:
+        runner.in_flight.clear()
+        runner.executor.shutdown()
+        catalog.close()
