@@ -4,7 +4,8 @@ Files used: the 1,150 MIDI files of ../shared/realdata/groove_midi/ or --realdat
 v1.0.0, Magenta, CC BY 4.0), staged under style folders (the labels) and renamed into the inbox at once.
 
 For each chain (the default import, annotate, features, augment with multiplier 4, and import + annotate
-for reference) it measures, with the daemon as a real subprocess:
+for reference; `--chains` names others, such as `import,import+annotate` for what one step's round trip to
+a worker costs) it measures, with the daemon as a real subprocess:
 - drop: originals per second until every sample (originals and children) is in the manifest with its
   features, the time until then, the manifest's largest lag behind the catalog during the drop (the age
   of the oldest committed sample the manifest did not show yet, polled every 0.2 s), how long the whole
@@ -21,6 +22,7 @@ Targets on 2 cores: >= 100 originals/s with the full default chain, children inc
 <= 10 s; idle daemon with workers < 150 MB RSS.
 
 Run: .venv/bin/python bench/bench_chain.py [--files N] [--realdata DIR] [--only drop import seed]
+                                          [--chains import+annotate+features+augment,import+annotate]
 """
 
 from __future__ import annotations
@@ -302,6 +304,14 @@ def seed_baseline(files: list[Path]) -> dict:
             "children": children, "seconds": round(seconds, 2), "originals_per_s": round(len(files) / seconds, 1)}
 
 
+def chains_arg(text: str) -> tuple[tuple[str, ...], ...]:
+    """`import+annotate,import` -> (("import", "annotate"), ("import",)); each chain starts with import."""
+    chains = tuple(tuple(step for step in chain.split("+") if step) for chain in text.split(",") if chain.strip())
+    if not chains or any(not chain or chain[0] != "import" for chain in chains):
+        raise argparse.ArgumentTypeError(f"chains start with import, steps joined by '+', chains by ',': {text!r}")
+    return chains
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=0, help="use the first N files (default: all)")
@@ -309,6 +319,9 @@ def main() -> None:
     parser.add_argument("--idle-wait-s", type=float, default=ExecutorConfig().idle_workers_s + 10,
                         help="seconds after the drop before the idle RSS is read (0: not measured)")
     parser.add_argument("--realdata", type=Path, default=DEFAULT_REALDATA, help="the full real-data corpus")
+    parser.add_argument("--chains", type=chains_arg, default=(DEFAULT_CHAIN, REFERENCE_CHAIN),
+                        help="the chains to measure, steps joined by '+', chains by ',' "
+                             "(default: import+annotate+features+augment,import+annotate)")
     args = parser.parse_args()
     if skipped_without_corpus("bench_chain", args.realdata, "groove_midi"):
         return
@@ -317,7 +330,7 @@ def main() -> None:
     print(f"files: {len(files)} Groove MIDI files from {args.realdata / 'groove_midi'} (CC BY 4.0); "
           f"cores: {os.cpu_count()}; workers: {WORKERS}", flush=True)
     results: dict[str, list[dict] | dict] = {}
-    for chain in (DEFAULT_CHAIN, REFERENCE_CHAIN):
+    for chain in args.chains:
         if "drop" in args.only:
             results.setdefault("drop", []).append(
                 drop(files, chain, idle_wait_s=args.idle_wait_s if chain == DEFAULT_CHAIN else 0))
