@@ -6,7 +6,9 @@ feature vector, as the features step writes it), then times:
 - the first write of every shard (`full_s`), as when an existing dataset gets manifest.parquet;
 - a refresh with nothing changed (`nothing_s`);
 - a refresh after a burst of `--burst` new samples (`burst_s`, and how many shards it wrote);
-- the same refresh as the daemon runs it, in a process of its own (`burst_process_s`).
+- the same refresh as the daemon runs it, in a process of its own (`burst_process_s`);
+- reading every sample's feature vector, which is most of a first write, with kellyd's reader
+  (`kellyd.data.npz`, `vectors_s`) and with `np.load` (`vectors_np_load_s`), in the same run.
 
 Usage: python bench/bench_parquet.py [--samples 100000] [--burst 50] [--keep DIR]
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from kellyd.catalog import Catalog
+from kellyd.data.npz import npz_array
 from kellyd.manifest_parquet import read_manifest_parquet, write_manifest_parquet
 from kellyd.music.midi_vector import FEATURE_SIZE
 from kellyd.parquet_refresh import refresh_command
@@ -65,6 +68,18 @@ def timed(catalog: Catalog, root: Path):
     return time.perf_counter() - started, done
 
 
+def vector_read_s(paths: list[Path], read) -> float:
+    started = time.perf_counter()
+    for path in paths:
+        read(path)
+    return time.perf_counter() - started
+
+
+def np_load_vector(path: Path) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as archive:
+        return archive["feature_vector"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=100_000)
@@ -86,11 +101,18 @@ def main() -> None:
         subprocess.run(refresh_command(work / "catalog.sqlite3", DATASET, root), check=True, capture_output=True)
         process_s = time.perf_counter() - started
         rows = len(read_manifest_parquet(root))
+        paths = sorted((root / "processed" / "features").glob("*.npz"))
+        read_s = {"np_load": [], "kellyd": []}
+        for _ in range(3):  # alternated, best of 3 (the files are in the page cache after the first write)
+            read_s["np_load"].append(vector_read_s(paths, np_load_vector))
+            read_s["kellyd"].append(vector_read_s(paths, lambda path: npz_array(path, "feature_vector")))
         print(json.dumps({
             "samples": args.samples, "burst": args.burst, "shards": len(full.written),
             "full_s": round(full_s, 3), "nothing_s": round(nothing_s, 3), "nothing_written": len(nothing.written),
             "burst_s": round(burst_s, 3), "burst_shards_written": len(burst.written),
             "burst_process_s": round(process_s, 3), "rows_after": rows,
+            "vectors_s": round(min(read_s["kellyd"]), 3), "vectors_np_load_s": round(min(read_s["np_load"]), 3),
+            "vectors_ratio": round(min(read_s["np_load"]) / min(read_s["kellyd"]), 1),
             "bytes": sum(p.stat().st_size for p in (root / "manifest.parquet").glob("*.parquet")),
         }))
         assert rows == args.samples + 2 * args.burst

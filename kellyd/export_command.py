@@ -75,7 +75,7 @@ def export_rows(root: Path) -> tuple[str, str, dict[str, list[dict[str, Any]]]]:
     by_split: dict[str, list[dict[str, Any]]] = {}
     for sample in manifest.samples:
         entry = manifest_entry(sample)
-        row = sample_row(manifest.dataset_id, entry, entry_vector(root, manifest.dataset_id, entry))
+        row = sample_row(manifest.dataset_id, entry, entry_vector(root, entry))
         by_split.setdefault(sample.split or UNASSIGNED, []).append(row)
     return manifest.dataset_id, manifest.sha256, by_split
 

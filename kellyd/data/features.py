@@ -6,6 +6,7 @@ The one place that opens a sample's features files for training, the loaders and
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -14,6 +15,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from kellyd.data.errors import UnusableData
+from kellyd.data.npz import npz_array
 from kellyd.sample import Sample
 
 
@@ -30,8 +32,13 @@ def features_paths(root: Path, sample: Sample) -> tuple[Path, Path]:
     """(JSON path, npz path) of `sample`'s features; UnusableData when it has none."""
     if not sample.features_path:
         raise UnusableData(f"sample {sample.sample_id} has no features (run `kellyd features`)")
-    json_path = Path(root) / PurePosixPath(sample.features_path)
-    return json_path, json_path.with_suffix(".npz")
+    return Path(root) / PurePosixPath(sample.features_path), Path(npz_path(root, sample.features_path))
+
+
+def npz_path(root: Path | str, features_path: str) -> str:
+    """The `.npz` beside the features JSON recorded as `features_path` (relative to the dataset root): its
+    name with `.npz` for `.json`. Plain strings, no pathlib: writing manifest.parquet asks once per sample."""
+    return os.path.join(root, os.path.splitext(features_path)[0] + ".npz")
 
 
 def _finite(sample: Sample, arrays: Mapping[str, np.ndarray]) -> None:
@@ -65,11 +72,14 @@ def load_features(root: Path, sample: Sample, *, schema_version: int,
 def load_feature_array(root: Path, sample: Sample, name: str) -> np.ndarray | None:
     """One array of the sample's `.npz` (only that member is decompressed); None when the sample has no
     features, the file or the array is missing or unreadable. For exports, where a gap is a null, not an error."""
-    if not sample.features_path:
+    return feature_array(root, sample.features_path, name)
+
+
+def feature_array(root: Path, features_path: str | None, name: str) -> np.ndarray | None:
+    """`load_feature_array` from the sample's recorded `features_path` alone."""
+    if not features_path:
         return None
-    _, npz_path = features_paths(root, sample)
     try:
-        with np.load(npz_path, allow_pickle=False) as archive:
-            return archive[name] if name in archive.files else None
+        return npz_array(npz_path(root, features_path), name)
     except (OSError, ValueError, zipfile.BadZipFile):
         return None
