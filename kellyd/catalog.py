@@ -171,6 +171,12 @@ class Catalog:
             # Checkpoints copy the WAL's pages into the catalog file, one random page each in a large catalog:
             # a longer WAL between them (32 MB, not 4 MB) writes a page changed by several commits once.
             self.db.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+            # Every page a job's commit changes inside its savepoint (and inside a statement that fires the
+            # sample-count triggers) is first copied to a sub-journal, which SQLite spills to a temp file
+            # past 64 KiB: a drop of 1,150 files wrote some 200 MB into a thousand such files, each made and
+            # removed on the daemon's main loop. Kept in memory, they cost a copy; SQLite reads this setting
+            # at each write transaction's start.
+            self.db.execute("PRAGMA temp_store = MEMORY")
         self.db.execute("PRAGMA busy_timeout=10000")
         if not readonly:
             self._migrate()

@@ -7,7 +7,10 @@ exact whoever wrote the samples (the daemon, `kellyd import`, an older catalog o
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+
+import pytest
 
 from kellyd.catalog import Catalog
 from kellyd.sample import Sample, sample_id_for
@@ -66,3 +69,34 @@ def test_a_catalog_from_before_the_counts_is_counted_when_opened(tmp_path):
     catalog = Catalog(path)
     assert catalog.sample_counts("old") == (8, 0)
     catalog.close()
+
+
+def open_sqlite_temp_files() -> list[str]:
+    """SQLite's temp files open in this process (it unlinks them at once; /proc still names them)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "etilqs_" in target:
+            found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to see open files")
+def test_a_large_commit_inside_a_savepoint_writes_no_temp_file(tmp_path):
+    """The runner commits each job inside a savepoint, and the sample-count triggers fire on every insert:
+    SQLite copies each page they change to a sub-journal, which would spill to a temp file past 64 KiB.
+    The writer keeps it in memory."""
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    try:
+        with catalog.transaction():
+            catalog.db.execute("SAVEPOINT job_commit")
+            for i in range(400):  # a few hundred pages of rows and index entries
+                catalog.put_sample(sample("ds", i), now=NOW)
+            assert open_sqlite_temp_files() == []
+            catalog.db.execute("RELEASE job_commit")
+        assert counted(catalog, "ds") == (400, 0)
+    finally:
+        catalog.close()
