@@ -52,30 +52,30 @@ def _member_array(data: bytes, member: bytes) -> np.ndarray | None:
     signature, disk, directory_disk, _, entries, _, offset, comment = _END.unpack_from(data, len(data) - _END.size)
     if signature != _END_SIGNATURE or comment or disk or directory_disk or offset == _ZIP32_UNKNOWN:
         raise _NotPlain  # an archive comment (the record is not last), ZIP64, or a split archive
-    at = offset
+    at, found = offset, None
     for _ in range(entries):
         fields = _CENTRAL.unpack_from(data, at)
         if fields[0] != _CENTRAL_SIGNATURE:
             raise zipfile.BadZipFile("bad central directory")
-        flags, method, crc, packed_size, size = fields[3], fields[4], fields[7], fields[8], fields[9]
-        name_size, extra_size, comment_size, local = fields[10], fields[11], fields[12], fields[16]
-        name = data[at + _CENTRAL.size:at + _CENTRAL.size + name_size]
+        name_size, extra_size, comment_size = fields[10], fields[11], fields[12]
+        if data[at + _CENTRAL.size:at + _CENTRAL.size + name_size] == member:
+            found = fields  # the last entry of a name wins, as in `zipfile`
         at += _CENTRAL.size + name_size + extra_size + comment_size
-        if name != member:
-            continue
-        if flags & _ENCRYPTED or method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or _ZIP32_UNKNOWN in (
-                packed_size, size, local):
-            raise _NotPlain
-        header = _LOCAL.unpack_from(data, local)
-        if header[0] != _LOCAL_SIGNATURE:
-            raise zipfile.BadZipFile("bad local file header")
-        start = local + _LOCAL.size + header[9] + header[10]
-        packed = data[start:start + packed_size]
-        body = zlib.decompress(packed, -15) if method == zipfile.ZIP_DEFLATED else packed
-        if len(body) != size or zlib.crc32(body) != crc:
-            raise zipfile.BadZipFile(f"member {member.decode('utf-8', 'replace')} is corrupt (size or CRC-32)")
-        return _npy_array(body)
-    return None
+    if found is None:
+        return None
+    flags, method, crc, packed_size, size, local = found[3], found[4], found[7], found[8], found[9], found[16]
+    if flags & _ENCRYPTED or method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or _ZIP32_UNKNOWN in (
+            packed_size, size, local):
+        raise _NotPlain
+    header = _LOCAL.unpack_from(data, local)
+    if header[0] != _LOCAL_SIGNATURE:
+        raise zipfile.BadZipFile("bad local file header")
+    start = local + _LOCAL.size + header[9] + header[10]
+    packed = data[start:start + packed_size]
+    body = zlib.decompress(packed, -15) if method == zipfile.ZIP_DEFLATED else packed
+    if len(body) != size or zlib.crc32(body) != crc:
+        raise zipfile.BadZipFile(f"member {member.decode('utf-8', 'replace')} is corrupt (size or CRC-32)")
+    return _npy_array(body)
 
 
 def _npy_array(body: bytes) -> np.ndarray:

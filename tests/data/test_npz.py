@@ -88,3 +88,14 @@ def test_an_array_of_python_objects_is_refused(tmp_path):
     path.write_bytes(buffer.getvalue())
     with pytest.raises(ValueError):
         npz_array(path, "things")
+
+
+def test_a_name_written_twice_reads_as_its_last_entry_as_numpy_reads_it(tmp_path):
+    path = tmp_path / "twice.npz"
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "w") as archive:
+        for value in (1.0, 2.0):
+            buffer = io.BytesIO()
+            np.save(buffer, np.full(3, value))
+            archive.writestr("feature_vector.npy", buffer.getvalue())
+    assert_same_as_numpy(path, "feature_vector")
+    assert npz_array(path, "feature_vector").tolist() == [2.0, 2.0, 2.0]
