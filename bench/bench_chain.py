@@ -12,7 +12,8 @@ a worker costs) it measures, with the daemon as a real subprocess:
   manifest came after the catalog's last sample (`manifest_tail_s`), the peak RSS of the
   daemon and its workers together, their RSS right after the drop and once the idle workers are retired,
   and the CPU seconds the drop took in the daemon (its main thread apart), its workers and the
-  `manifest.parquet` refreshes (`CpuLedger`);
+  `manifest.parquet` refreshes (`CpuLedger`), and what the daemon process itself wrote during the drop
+  (`daemon_writes`: MB and write calls, from /proc; the catalog, the exporter's files, the syncs);
 - `kellyd import` of the same folder: originals per second until the command exits (manifest written).
 And a seed-style baseline on the same files and the same number of worker processes: a per-file script
 that parses with pretty_midi, writes pretty_midi features, and writes `multiplier` augmented children
@@ -116,6 +117,12 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def daemon_writes(pid: int) -> tuple[int, int]:
+    """(bytes, write calls) the process `pid` itself has written so far (not its workers)."""
+    io = psutil.Process(pid).io_counters()
+    return io.write_chars, io.write_count
+
+
 class CpuLedger:
     """CPU seconds of the daemon's process tree from the moment it is made, by part: the daemon process
     (and its main thread), its worker processes, and the `manifest.parquet` refresh runs it has reaped
@@ -171,6 +178,7 @@ def drop(files: list[Path], chain: tuple[str, ...], *, idle_wait_s: float) -> di
         max_lag_s = 0.0
         peak_rss = 0
         cpu = CpuLedger(daemon.proc.pid)  # workers start with the first step: none are counted before
+        writes_before = daemon_writes(daemon.proc.pid)
         started = time.monotonic()
         os.rename(staged, tree.inbox / "bench" / "batch")
         try:
@@ -199,6 +207,8 @@ def drop(files: list[Path], chain: tuple[str, ...], *, idle_wait_s: float) -> di
             # From the first poll that saw the catalog's last sample to the poll that saw the whole manifest.
             tail_s = finished - first_seen[-1][1]
             cpu_s = cpu.seconds()
+            written_bytes, write_calls = (after - before for after, before in
+                                          zip(daemon_writes(daemon.proc.pid), writes_before))
             originals, total = view.originals(), view.samples()
             rss_after = tree_rss_bytes(daemon.proc.pid)
             idle = {}
@@ -212,7 +222,8 @@ def drop(files: list[Path], chain: tuple[str, ...], *, idle_wait_s: float) -> di
     return {"chain": "+".join(chain), "originals": originals, "samples_with_children": total,
             "seconds_to_complete_manifest": round(seconds, 2), "originals_per_s": round(originals / seconds, 1),
             "max_manifest_lag_s": round(max_lag_s, 2), "manifest_tail_s": round(tail_s, 2), "peak_rss_mb": round(peak_rss / 2**20, 1),
-            "rss_after_drop_mb": round(rss_after / 2**20, 1), "cpu_s": cpu_s, **idle}
+            "rss_after_drop_mb": round(rss_after / 2**20, 1), "cpu_s": cpu_s,
+            "daemon_writes": {"mb": round(written_bytes / 1e6, 1), "calls": write_calls}, **idle}
 
 
 def batch_import(files: list[Path], chain: tuple[str, ...]) -> dict:
