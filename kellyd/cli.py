@@ -44,12 +44,23 @@ def cmd_status(args) -> int:
     from kellyd.status import collect_status, render_status, status_json
 
     cfg = _config(args)
-    status = collect_status(cfg.catalog_path, cfg.paths.state, jobs=scheduled_jobs(cfg), blockers=job_blockers(cfg))
+    status = collect_status(cfg.catalog_path, cfg.paths.state, jobs=scheduled_jobs(cfg), blockers=job_blockers(cfg),
+                            unrouted=_unrouted(cfg))
     print(_scrubbed(cfg, status_json(status) if args.json else render_status(status)))
     if status.get("catalog_error"):
         return EXIT_FAILED
     # A batch command or a training may hold the lock; only the daemon does the scheduled work.
     return EXIT_OK if "daemon" in (status.get("daemon") or "") else EXIT_NO_DAEMON
+
+
+def _unrouted(cfg) -> list:
+    """What the inbox holds outside every dataset's folder (`kellyd.unrouted`), as the daemon sees it."""
+    from kellyd.dataset import datasets_on_disk
+    from kellyd.unrouted import unrouted_entries
+
+    refused: dict = {}
+    known = {*cfg.datasets, *datasets_on_disk(cfg.paths.datasets, cfg.datasets, refused=refused), *refused}
+    return unrouted_entries(cfg.paths.inbox, known, cfg.watch.ignore)
 
 
 def _scrubbed(cfg, text: str) -> str:
@@ -117,6 +128,7 @@ def cmd_init(args) -> int:
 def cmd_dataset_create(args) -> int:
     from kellyd.config import DatasetConfig, TARGET_MODELS
     from kellyd.dataset import create_layout
+    from kellyd.unrouted import make_inbox_folder
 
     cfg = _config(args)
     if args.target_model not in TARGET_MODELS:
@@ -124,8 +136,10 @@ def cmd_dataset_create(args) -> int:
     settings = cfg.datasets.get(args.name) or DatasetConfig(target_model=args.target_model,
                                                             labels=tuple(args.labels or ()))
     create_layout(cfg.dataset_root(args.name), args.name, settings)
-    (cfg.paths.inbox / args.name).mkdir(parents=True, exist_ok=True)
+    cfg.paths.inbox.mkdir(parents=True, exist_ok=True)
     print(f"created {cfg.dataset_root(args.name)} (drop files into {cfg.paths.inbox / args.name}/<label>/)")
+    if (problem := make_inbox_folder(cfg.paths.inbox / args.name)) is not None:
+        print(f"kellyd: {problem}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -37,6 +37,7 @@ from kellyd.runtime import NewFile, build_runtime, dataset_context
 from kellyd.scan import unknown_files
 from kellyd.settle import FileStat, SettleTracker
 from kellyd.split_state import SplitAssigner
+from kellyd.unrouted import Unrouted, unrouted_entries
 from kellyd.watch import ChangeQueue, Watcher
 
 log = structlog.get_logger("kellyd.daemon")
@@ -46,6 +47,7 @@ HEALTH_EVERY_S = 5.0
 ACTIVITY_EVERY_S = 60.0
 LOOP_ERROR_PAUSE_S = 0.5  # after an unexpected error in the loop: no busy spin if it repeats
 NEW_DATASETS_EVERY_S = 2.0  # how soon a `kellyd dataset create` made while running is routed to
+INBOX_CHECK_EVERY_S = 2.0  # how soon what the inbox holds outside any dataset's folder is logged
 
 
 def stat_file(path: str, on_skip: Callable[[str, str], None] | None = None) -> FileStat | None:
@@ -82,6 +84,8 @@ class Daemon:
         self._refused: set[tuple[str, int, int]] = set()  # quarantined by the path policy (a copy-mode link stays)
         self._datasets_checked_s = 0.0  # monotonic time of the last look for new dataset folders
         self._datasets_refused: set[str] = set()  # new dataset folders whose settings were refused
+        self._inbox_checked_s = float("-inf")  # monotonic time of the last look at the inbox's top
+        self._unrouted: set[Unrouted] = set()  # what it held that no dataset takes (logged once each)
         self.notifier = Notifier.from_environ()  # systemd's $NOTIFY_SOCKET; does nothing without it
 
     # -- initialize -------------------------------------------------------------------
@@ -122,6 +126,7 @@ class Daemon:
         self.scheduler = self._make_scheduler()
         self.runner.enqueue_stale_steps(now=time.time())
         self._start_scan()
+        self._check_inbox(time.monotonic())
         log.info("daemon_started", pid=os.getpid(), config=str(cfg.source), inbox=str(cfg.paths.inbox),
                  staging=str(cfg.paths.staging), datasets=sorted(self.runner.datasets), workers=cfg.workers)
         self.notifier.ready(self._status_line, now_s=time.monotonic())  # watcher, workers, scheduler are up
@@ -251,6 +256,7 @@ class Daemon:
                 last_processed, last_errors = c.processed, c.errors
                 next_activity = now_mono + ACTIVITY_EVERY_S
             self._pick_up_new_datasets(now_mono)
+            self._check_inbox(now_mono)
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload()
@@ -347,6 +353,19 @@ class Daemon:
         if added:
             self._start_scan([self.cfg.paths.inbox / ds_id for ds_id in added])
 
+    def _check_inbox(self, now_mono: float) -> None:
+        """Log, once each, the entries at the top of the inbox that no dataset takes (`kellyd.unrouted`);
+        one that goes and comes back is logged again."""
+        if now_mono < self._inbox_checked_s + INBOX_CHECK_EVERY_S:
+            return
+        self._inbox_checked_s = now_mono
+        # A refused dataset's folder is not "no dataset": `dataset_refused` already said why it waits.
+        known = set(self.runner.datasets) | self._datasets_refused
+        found = set(unrouted_entries(self.cfg.paths.inbox, known, self.cfg.watch.ignore))
+        for entry in sorted(found - self._unrouted, key=lambda e: e.path):
+            log.warning("inbox_entry_unrouted", path=entry.path, reason=entry.reason)
+        self._unrouted = found
+
     # -- reload -------------------------------------------------------------------------
 
     def reload(self) -> None:
@@ -373,6 +392,7 @@ class Daemon:
         self.runner.enqueue_stale_steps(now=time.time())
         self._start_scan()
         log.info("config_reloaded", datasets=sorted(self.runner.datasets))
+        self._inbox_checked_s = float("-inf")  # other datasets may take (or leave) other folders now
 
     def _prepare_reload(self):
         """The new config and its dataset runtimes, built while the old ones still run."""

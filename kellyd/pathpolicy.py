@@ -45,15 +45,20 @@ def is_valid_text(path: str) -> bool:
     return True
 
 
-def link_reason(path: str) -> str:
-    """Why a link is refused, naming what kind of link it is (without following it further)."""
+def link_kind(path: str) -> str:
+    """What kind of link `path` is ("symbolic link to a folder"), without following it further."""
     try:
         target = os.stat(path)  # only the kind of target is asked, its content is never opened
         kind = "to a folder" if stat.S_ISDIR(target.st_mode) else "to a file"
     except OSError as exc:
         kind = {errno.ELOOP: "in a loop", errno.EACCES: "to a place the daemon may not look into",
                 errno.EPERM: "to a place the daemon may not look into"}.get(exc.errno, "that points nowhere (dangling)")
-    return f"symbolic link {kind}: not followed (links are never read; drop the file itself)"
+    return f"symbolic link {kind}"
+
+
+def link_reason(path: str) -> str:
+    """Why a link is refused, naming what kind of link it is."""
+    return f"{link_kind(path)}: not followed (links are never read; drop the file itself)"
 
 
 def refusal(path: str, st: os.stat_result) -> str | None:

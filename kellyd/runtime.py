@@ -70,10 +70,12 @@ def build_runtime(cfg: Config, dataset_id: str, settings: DatasetConfig, catalog
     """`clean_temp_files` only where no step can be running (start-up): a reload builds while workers write."""
     from kellyd.atomic import remove_stale_temp_files
     from kellyd.dataset import create_layout
+    from kellyd.unrouted import make_inbox_folder
 
     root = cfg.dataset_root(dataset_id)
     create_layout(root, dataset_id, settings)
-    (cfg.paths.inbox / dataset_id).mkdir(exist_ok=True)  # show users where to drop files
+    # Whatever else holds the inbox folder's name (a link, a file) stays: the daemon's inbox check says so.
+    make_inbox_folder(cfg.paths.inbox / dataset_id)
     if clean_temp_files and (removed := remove_stale_temp_files(root)):
         log.info("stale_temp_files_removed", dataset=dataset_id, count=removed)
     ctx = dataset_context(cfg, dataset_id, settings)

@@ -4,7 +4,8 @@ This module imports nothing heavy (no librosa, numpy or torch), so the command
 answers in well under a second even on a large catalog. Per dataset it shows the
 samples (originals apart from augmented children), the work in flight and its age,
 retries, worker deaths and the quarantine grouped by reason; then the scheduled jobs
-with their next run and whether they can run at all.
+with their next run and whether they can run at all; and what the inbox holds that no
+dataset takes (`kellyd.unrouted`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from kellyd.lock import lock_holder
 from kellyd.quarantine_groups import group_quarantine
 from kellyd.status_work import collect_work, render_work
+from kellyd.unrouted import Unrouted
 
 QUARANTINE_GROUPS_LISTED = 8
 
@@ -85,11 +87,13 @@ def _schedule(db: sqlite3.Connection, jobs: Mapping[str, str], blockers: Mapping
 
 
 def collect_status(catalog_path: Path, state_dir: Path, *, jobs: Mapping[str, str] | None = None,
-                   blockers: Mapping[str, str] | None = None) -> dict:
+                   blockers: Mapping[str, str] | None = None, unrouted: Sequence[Unrouted] = ()) -> dict:
     """Everything `kellyd status` shows. jobs: scheduled job -> its schedule ('6h', a cron line);
-    blockers: job -> why it cannot run (`kellyd.schedule.job_blockers`)."""
+    blockers: job -> why it cannot run (`kellyd.schedule.job_blockers`); unrouted: what the inbox
+    holds outside every dataset's folder (`kellyd.unrouted`)."""
     jobs, blockers = dict(jobs or {}), dict(blockers or {})
-    status: dict = {"daemon": lock_holder(state_dir), "catalog": str(catalog_path)}
+    status: dict = {"daemon": lock_holder(state_dir), "catalog": str(catalog_path),
+                    "inbox_unrouted": [entry.to_json() for entry in unrouted]}
     if not catalog_path.exists():
         schedule = {job: {"every": spec, "last_run": None, "last_status": None, "next_run": None, "detail": None,
                           "can_run": job not in blockers, "blocked": blockers.get(job)} for job, spec in jobs.items()}
@@ -135,10 +139,11 @@ def _dataset_lines(ds: str, d: dict) -> list[str]:
 
 
 def render_status(status: dict) -> str:
+    unrouted = [f"inbox: {e['path']} is left alone: {e['reason']}" for e in status.get("inbox_unrouted", [])]
     if status.get("catalog_error"):
-        return f"daemon: {status['daemon'] or 'not running'}\ncatalog: {status['catalog_error']}"
+        return "\n".join([f"daemon: {status['daemon'] or 'not running'}", f"catalog: {status['catalog_error']}", *unrouted])
     lines = [f"daemon: {status['daemon'] or 'not running'}",
-             f"queue: {status.get('queue', 0)} pending ({status.get('retrying', 0)} waiting to retry)"]
+             f"queue: {status.get('queue', 0)} pending ({status.get('retrying', 0)} waiting to retry)", *unrouted]
     work = status.get("work") or {}
     if work.get("stalled"):
         lines.append(f"STALLED: {work['stalled']['reason']}")
