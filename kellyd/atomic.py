@@ -17,6 +17,7 @@ the people and jobs that train.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -201,6 +202,50 @@ class CopyRange:
         out.seek(0, os.SEEK_END)
 
 
+class DatasetFolderGone(FileNotFoundError):
+    """A write's dataset folder is not there any more (moved or removed while kellyd ran)."""
+
+
+_writes_inside: ContextVar[Path | None] = ContextVar("kellyd_writes_inside", default=None)
+
+
+@contextmanager
+def writes_inside(root: Path | None) -> Iterator[None]:
+    """Within, a write makes the folders it lacks under `root` (a dataset's folder), never `root` itself:
+    a dataset folder moved away while a step ran is not replaced by a new, partial one, and the write
+    fails with `DatasetFolderGone`. None: no such bound."""
+    token = _writes_inside.set(None if root is None else Path(root))
+    try:
+        yield
+    finally:
+        _writes_inside.reset(token)
+
+
+def make_folder(folder: Path) -> None:
+    """`folder` and the parents it lacks, within the bound of `writes_inside`."""
+    folder = Path(folder)
+    root = _writes_inside.get()
+    if root is None or not folder.is_relative_to(root):
+        folder.mkdir(parents=True, exist_ok=True)
+        return
+    missing = []
+    while folder != root:
+        missing.append(folder)
+        folder = folder.parent
+    if not missing and not os.path.isdir(root):
+        raise dataset_folder_gone(root)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(exist_ok=True)
+        except FileNotFoundError:  # the dataset folder is gone: it is not made again
+            raise dataset_folder_gone(root) from None
+
+
+def dataset_folder_gone(root: Path) -> DatasetFolderGone:
+    """The error of a write (or a step) whose dataset folder `root` is gone."""
+    return DatasetFolderGone(errno.ENOENT, "the dataset folder is gone (moved or removed while kellyd ran)", str(root))
+
+
 def _open_temp(folder: Path, name: str) -> tuple[int, Path]:
     """A new temp file `.<name>.XXXXXXXX.tmp` in `folder`, open for writing, created with mode 0666 for
     the kernel to take the umask (or the folder's default ACL) off, as `open(path, "w")` does. The
@@ -212,7 +257,7 @@ def _open_temp(folder: Path, name: str) -> tuple[int, Path]:
         try:
             return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
         except FileNotFoundError:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
             return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
         except FileExistsError:
             continue

@@ -319,17 +319,19 @@ class Catalog:
         return None if row is None else (row[0], row[1])
 
     def runnable_jobs(self, *, now: float, limit: int, exclude: Iterable[int] = (),
-                      retries: bool | None = None) -> list[Job]:
-        """Pending jobs due by `now`, oldest first, less `exclude`; `retries` True: only jobs tried
-        before, False: only new (each lane reads its own index: see the schema)."""
+                      retries: bool | None = None, skip_datasets: Iterable[str] = ()) -> list[Job]:
+        """Pending jobs due by `now`, oldest first, less `exclude` and the jobs of `skip_datasets`;
+        `retries` True: only jobs tried before, False: only new (each lane reads its own index: see the schema)."""
         excluded = json.dumps(sorted(set(exclude)))  # one SQL variable however many jobs are in flight
         index, lane = {None: ("", ""), True: (" INDEXED BY jobs_retried", " AND attempts > 0"),
                        False: (" INDEXED BY jobs_fresh", " AND attempts = 0")}[retries]
+        skipped = sorted(set(skip_datasets))
+        datasets = " AND dataset_id NOT IN (SELECT value FROM json_each(?))" if skipped else ""
         rows = self.db.execute(
             f"SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs{index}"
             f" WHERE state = 'pending' AND not_before <= ?{lane}"
-            " AND job_id NOT IN (SELECT value FROM json_each(?)) ORDER BY job_id LIMIT ?",
-            (now, excluded, limit),
+            f" AND job_id NOT IN (SELECT value FROM json_each(?)){datasets} ORDER BY job_id LIMIT ?",
+            (now, excluded, *([json.dumps(skipped)] if skipped else []), limit),
         ).fetchall()
         return [Job(job_id, dataset_id, origin, tuple(json.loads(chain)), step, Sample.from_json(json.loads(sample)),
                     attempts) for job_id, dataset_id, origin, chain, step, sample, attempts in rows]

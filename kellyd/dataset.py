@@ -77,6 +77,13 @@ def datasets_on_disk(datasets_dir: Path, configured: Mapping[str, DatasetConfig]
         data = read_config_json(root)
         if not data or "target_model" not in data:
             continue
+        named = data.get("dataset_id")
+        if named not in (None, root.name):  # `mv datasets/mix datasets/mix.old`, or a copy kept aside
+            if refused is not None:
+                refused[root.name] = ConfigError(
+                    f"{root}/config.json", f"dataset_id is {named!r}: a moved or copied folder of that dataset, not a"
+                    f" dataset of its own; to serve it as {root.name!r}, set \"dataset_id\" to {root.name!r} there")
+            continue
         fields = {f.name for f in dataclasses.fields(DatasetConfig)}
         table = {k: v for k, v in data.items() if k in fields and v is not None}  # None: the default
         try:

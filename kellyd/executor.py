@@ -94,19 +94,23 @@ class CacheHealing:
             raise
 
 
-def run_durable_step(handler, sample, *, defer_sync: bool = False):
+def run_durable_step(handler, sample, dataset_root: Path | None = None, *, defer_sync: bool = False):
     """Run one step; if it succeeded, fsync the files it wrote (each folder once) before returning,
     so the catalog commit that follows never makes visible a file that is not on disk.
 
     With `defer_sync` the files are left for the committer to sync (the outcome's `unsynced`):
     a worker of the local pool shares the daemon's file systems, and the daemon syncs every step
     it collects together (`kellyd.durable`) while the worker goes on.
+
+    `dataset_root`: the dataset's folder, which the step's writes never make again
+    (`kellyd.atomic.writes_inside`); a step that failed while it was gone is retried, not blamed on
+    the file (its input went with the folder).
     """
-    from kellyd.atomic import write_group
+    from kellyd.atomic import write_group, writes_inside
     from kellyd.outcome import outcome_for, run_step
 
-    with write_group() as group:
-        outcome = run_step(handler, sample)
+    with write_group() as group, writes_inside(dataset_root):
+        outcome = run_step(handler, sample, dataset_root=dataset_root)
         if outcome.status != "ok":
             return outcome
         if defer_sync:
@@ -118,13 +122,13 @@ def run_durable_step(handler, sample, *, defer_sync: bool = False):
     return outcome
 
 
-def run_job(handler, sample, job_id: int):
+def run_job(handler, sample, job_id: int, dataset_root: Path | None = None):
     """The task a worker of the local pool runs: one step of one job, marked on the board while it
     runs; its files are synced by the daemon with the others it commits at once."""
     if _board is not None:
         _board.started(_slot, job_id)
     try:
-        return run_durable_step(CacheHealing(handler), sample, defer_sync=True)
+        return run_durable_step(CacheHealing(handler), sample, dataset_root, defer_sync=True)
     finally:
         if _board is not None:
             _board.finished(_slot)
@@ -166,11 +170,11 @@ def board_of(executor: Executor) -> WorkerBoard | None:
     return getattr(executor, "kellyd_board", None)
 
 
-def submit_job(executor: Executor, handler, sample, job_id: int):
+def submit_job(executor: Executor, handler, sample, job_id: int, dataset_root: Path | None = None):
     """Submit one step; a pool with a board runs it through `run_job` so the board shows it."""
     if board_of(executor) is not None:
-        return executor.submit(run_job, handler, sample, job_id)
-    return executor.submit(run_durable_step, handler, sample)
+        return executor.submit(run_job, handler, sample, job_id, dataset_root)
+    return executor.submit(run_durable_step, handler, sample, dataset_root)  # positional: a Dask task takes no keywords
 
 
 def has_workers(executor: Executor) -> bool:

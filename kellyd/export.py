@@ -34,7 +34,7 @@ from typing import Callable, Iterable
 
 import structlog
 
-from kellyd.atomic import atomic_write_bytes, write_group
+from kellyd.atomic import DatasetFolderGone, atomic_write_bytes, write_group, writes_inside
 from kellyd.catalog import Catalog
 from kellyd.diskspace import is_disk_full
 from kellyd.parquet_refresh import ParquetRefresher
@@ -238,7 +238,8 @@ class Exporter:
                 # One read snapshot for the annotation files, the manifest and the splits, so that every
                 # sample the manifest lists has its annotation file written from the same rows; samples
                 # committed since the last manifest are written even if their mark has not arrived yet.
-                with read_snapshot(catalog):
+                # A dataset folder moved away is not made again by these writes (`writes_inside`).
+                with read_snapshot(catalog), writes_inside(root):
                     changed = sample_ids | self._changed_since_shown(catalog, dataset_id, root)
                     with write_group() as annotations:
                         write_annotations(catalog, dataset_id, changed, root)
@@ -261,6 +262,10 @@ class Exporter:
                 if self.parquet is not None:
                     self.parquet.request(dataset_id, root)
                 log.debug("manifest_written", dataset=dataset_id, samples=count)
+            except DatasetFolderGone as exc:
+                # Not marked again: the runner marks the dataset when its folder is back, and that flush
+                # writes every sample changed since this manifest.
+                log.warning("export_waits_for_dataset_folder", dataset=dataset_id, folder=exc.filename)
             except OSError as exc:
                 disk_full = disk_full or is_disk_full(exc)
                 if not (is_disk_full(exc) and self._disk_full_logged):  # once per full spell, not every retry

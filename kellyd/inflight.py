@@ -1,6 +1,7 @@
 """What the runner writes to the catalog so that `kellyd status` can show the work in progress:
 steps running now (`running`), worker deaths (`worker_deaths`), and a few `meta` values
-(when a step last finished, when the runner started, numba cache rebuilds).
+(when a step last finished, when the runner started, numba cache rebuilds, datasets whose folder
+went away).
 
 The runner calls these inside its own transactions; the status command only reads.
 """
@@ -17,6 +18,7 @@ LAST_STEP_DONE_AT = "last_step_done_at"
 RUNNER_STARTED_AT = "runner_started_at"
 NUMBA_CACHE_REBUILDS = "numba_cache_rebuilds"
 NUMBA_CACHE_LAST_REBUILD = "numba_cache_last_rebuild"
+DATASETS_AWAY = "datasets_away"  # JSON: dataset -> why its folder is not the one laid out (`kellyd.dataset_folder`)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,12 @@ def runner_started(db: sqlite3.Connection, *, now: float) -> None:
     """A new runner: nothing runs yet (rows left by a daemon that was killed are stale)."""
     db.execute("DELETE FROM running")
     set_meta(db, RUNNER_STARTED_AT, repr(now))
+    set_meta(db, DATASETS_AWAY, "{}")
+
+
+def datasets_away(db: sqlite3.Connection, away: dict[str, str]) -> None:
+    """The datasets whose jobs wait for their folder to come back, and why."""
+    set_meta(db, DATASETS_AWAY, json.dumps(away, sort_keys=True))
 
 
 def step_finished(db: sqlite3.Connection, *, now: float) -> None:

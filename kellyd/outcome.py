@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import os
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import structlog
 
-from kellyd.atomic import Unsynced
+from kellyd.atomic import DatasetFolderGone, Unsynced, dataset_folder_gone
 from kellyd.diskspace import is_disk_full
 from kellyd.handlers.base import Handler, StepResult
 from kellyd.errors import InvalidInput, TemporaryFailure
@@ -42,6 +44,8 @@ def outcome_for(exc: BaseException) -> StepOutcome:
         return StepOutcome("invalid", reason=exc.reason)
     if is_disk_full(exc):
         return StepOutcome("retry", reason=f"disk full: {type(exc).__name__}: {exc}", disk_full=True)
+    if isinstance(exc, DatasetFolderGone):  # not the file's fault: the runner holds the dataset's jobs back
+        return StepOutcome("retry", reason=f"{exc.strerror}: {exc.filename}")
     if isinstance(exc, TemporaryFailure):
         return StepOutcome("retry", reason=exc.reason, retry_after_s=exc.retry_after_s)
     if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
@@ -55,8 +59,9 @@ def outcome_for(exc: BaseException) -> StepOutcome:
     return StepOutcome("error", reason=f"internal error {type(exc).__name__}: {exc}{where}")
 
 
-def run_step(handler: Handler, sample: Sample) -> StepOutcome:
-    """Run one handler on one sample; called in a worker process. Never raises."""
+def run_step(handler: Handler, sample: Sample, *, dataset_root: Path | None = None) -> StepOutcome:
+    """Run one handler on one sample; called in a worker process. Never raises. A step that failed
+    while its dataset folder `dataset_root` was gone is retried: its input went with the folder."""
     structlog.contextvars.bind_contextvars(sample_id=sample.sample_id or None, path=sample.file_path or sample.origin_path,
                                            step=handler.name)
     started = time.perf_counter()
@@ -64,6 +69,8 @@ def run_step(handler: Handler, sample: Sample) -> StepOutcome:
         result = handler(sample)
     except BaseException as exc:  # noqa: BLE001 - mapped in one place below
         outcome = outcome_for(exc)
+        if outcome.status != "ok" and dataset_root is not None and not os.path.isdir(dataset_root):
+            outcome = outcome_for(dataset_folder_gone(dataset_root))
         if outcome.status == "error":
             structlog.get_logger("kellyd.worker").error("handler_failed", reason=outcome.reason,
                                                         traceback=traceback.format_exc(limit=6))

@@ -28,6 +28,7 @@ from kellyd.config import Config
 from kellyd.diskspace import SpaceWatch
 from kellyd.export import Exporter
 from kellyd import inflight
+from kellyd.dataset_folder import away_reason
 from kellyd.deaths import WorkerDeath, describe_exit, judge_death
 from kellyd.durable import SyncLane, needs_sync
 from kellyd.dask_executor import ClusterUnavailable
@@ -80,6 +81,7 @@ class Runner:
         self._timed_out: dict[int, int] = {}  # pid -> job id of workers stopped for running too long
         self._cache_heals: dict[int, int] = {}  # pid -> cache rebuilds the worker reported
         self._shown_running: list | None = None  # what `running` in the catalog holds now
+        self.away: dict[str, str] = {}  # dataset -> why its folder is not the one laid out: its jobs wait
         self._running_shown_at_s = float("-inf")  # when it was written (monotonic)
         with self.catalog.transaction():
             inflight.runner_started(self.catalog.db, now=time.time())
@@ -166,13 +168,37 @@ class Runner:
         if room <= 0:
             return 0
         busy = {job.job_id for job in self.in_flight.values()}
+        away = self.check_dataset_folders()
         # Retries have a lane of their own, so files never tried are not queued behind them.
         plan = plan_dispatch(room=room, retries_in_flight=sum(1 for j in self.in_flight.values() if j.attempts > 0),
                              workers=self.cfg.workers)
-        jobs = self.catalog.runnable_jobs(now=now, limit=plan.retries, exclude=busy, retries=True) if plan.retries else []
+        jobs = self.catalog.runnable_jobs(now=now, limit=plan.retries, exclude=busy, retries=True,
+                                          skip_datasets=away) if plan.retries else []
         if plan.fresh > len(jobs):
-            jobs += self.catalog.runnable_jobs(now=now, limit=plan.fresh - len(jobs), exclude=busy, retries=False)
+            jobs += self.catalog.runnable_jobs(now=now, limit=plan.fresh - len(jobs), exclude=busy, retries=False,
+                                               skip_datasets=away)
         return self._submit(jobs)
+
+    def check_dataset_folders(self) -> dict[str, str]:
+        """The datasets whose folder is not the one laid out (`kellyd.dataset_folder`), and why; logs and
+        records (for `kellyd status`) when one goes or comes back."""
+        away = {ds_id: reason for ds_id, rt in self.datasets.items()
+                if (reason := away_reason(rt.ctx.root, rt.root_identity)) is not None}
+        if away == self.away:
+            return away
+        for ds_id in sorted(away.keys() - self.away.keys()):
+            log.error("dataset_folder_away", dataset=ds_id, reason=away[ds_id])
+        for ds_id in sorted(self.away.keys() - away.keys()):
+            log.info("dataset_folder_back", dataset=ds_id)
+            if self.exporter is not None:  # what its manifest missed meanwhile is written now
+                self.exporter.mark(ds_id)
+        self.away = away
+        try:
+            with self.catalog.transaction():
+                inflight.datasets_away(self.catalog.db, away)
+        except sqlite3.OperationalError as exc:  # status is best effort; the log has it
+            log.warning("datasets_away_not_recorded", error=str(exc))
+        return away
 
     def watch_workers(self, *, now_mono_s: float | None = None, now_wall_s: float | None = None) -> None:
         """Stop steps past `limits.step_timeout_s` (with their worker), and write what runs to the catalog."""
@@ -238,8 +264,11 @@ class Runner:
     def _dispatch_suspect(self) -> int:
         if self.in_flight:
             return 0
+        away = self.check_dataset_folders()
         for job_id in sorted(self.suspects):
             job = self.catalog.pending_job(job_id)
+            if job is not None and job.dataset_id in away:
+                continue
             if job is not None and job.dataset_id in self.datasets:  # a removed dataset's jobs wait, not all
                 return self._submit([job])
             self.suspects.discard(job_id)
@@ -253,7 +282,7 @@ class Runner:
                 continue  # dataset removed from the config: its jobs wait for it
             handler = self._handler_for(rt, job)
             try:
-                future = submit_job(self.executor, handler, job.sample, job.job_id)
+                future = submit_job(self.executor, handler, job.sample, job.job_id, rt.ctx.root)
             except ClusterUnavailable:  # the Dask executor connects again by itself; the job waits
                 return submitted
             except (BrokenProcessPool, RuntimeError):
@@ -379,6 +408,7 @@ class Runner:
         if self._pause_before_commit[1]:
             self._pause_for_test(done)
         committed_ok: set[str] = set()  # the steps committed with a result (for the test hook)
+        away = self.check_dataset_folders()
         # A commit that fails on a full disk rolls back: the jobs stay pending and run again once
         # space returns, and nothing that follows a commit (removing an origin) happens.
         with self.space.tolerated("committing results", now_s=time.monotonic(), undo=after_commit.clear), \
@@ -401,6 +431,9 @@ class Runner:
                     outcome = StepOutcome("retry", reason=f"executor error {type(exc).__name__}: {exc}")
                 if outcome.status != "retry" or "worker process died" not in outcome.reason:
                     self.suspects.discard(job.job_id)
+                if job.dataset_id in away:  # its folder went while the step ran: it runs again once that is back
+                    self.catalog.postpone_job(job.job_id, not_before=now, error=away[job.dataset_id], now=now)
+                    continue
                 self.commits.commit(job, outcome, now, after_commit)
                 progressed = True
                 if outcome.status == "ok":

@@ -9,6 +9,7 @@ import structlog
 
 from kellyd.catalog import Catalog
 from kellyd.config import Config, DatasetConfig
+from kellyd.dataset_folder import FolderIdentity, folder_identity
 from kellyd.handlers.base import DatasetContext, Handler
 from kellyd.handlers.registry import build_chain
 from kellyd.routing import Route
@@ -27,6 +28,8 @@ class DatasetRuntime:
     ctx: DatasetContext
     handlers: dict[str, Handler]
     splits: SplitAssigner
+    # The folder laid out for the dataset (`kellyd.dataset_folder`): its jobs wait while another, or none, is there.
+    root_identity: FolderIdentity | None = None
 
 
 @dataclass(frozen=True)
@@ -80,4 +83,4 @@ def build_runtime(cfg: Config, dataset_id: str, settings: DatasetConfig, catalog
         log.info("stale_temp_files_removed", dataset=dataset_id, count=removed)
     ctx = dataset_context(cfg, dataset_id, settings)
     return DatasetRuntime(dataset_id, settings, ctx, build_chain(ctx, settings),
-                          SplitAssigner.load(catalog, dataset_id, settings))
+                          SplitAssigner.load(catalog, dataset_id, settings), folder_identity(root))

@@ -9,7 +9,8 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kellyd.inflight import LAST_STEP_DONE_AT, NUMBA_CACHE_LAST_REBUILD, NUMBA_CACHE_REBUILDS, RUNNER_STARTED_AT
+from kellyd.inflight import (DATASETS_AWAY, LAST_STEP_DONE_AT, NUMBA_CACHE_LAST_REBUILD, NUMBA_CACHE_REBUILDS,
+                             RUNNER_STARTED_AT)
 from kellyd.stall import QueueView, stall
 
 MAX_LISTED = 10
@@ -77,6 +78,8 @@ def collect_work(db: sqlite3.Connection, *, now: float, daemon_running: bool) ->
                                       (progress_at or 0.0,)).fetchone()[0]
             how = f"signal {last[3]}" if last[3] else f"exit code {last[2]}"
             last_death_text = f"{how} in {last[5] or 'no step'} on {Path(last[6]).name if last[6] else 'no file'}"
+    if daemon_running:  # what a stopped daemon left there is not true any more
+        work["datasets_away"] = json.loads(_meta(db, DATASETS_AWAY) or "{}")
     rebuilds = _meta(db, NUMBA_CACHE_REBUILDS)
     last_rebuild = _meta(db, NUMBA_CACHE_LAST_REBUILD)
     if rebuilds:
@@ -111,6 +114,8 @@ def render_work(work: dict) -> list[str]:
     if numba.get("rebuilds"):
         lines.append(f"numba cache rebuilt {numba['rebuilds']} time(s); last {numba['last'].get('at')}: "
                      f"{numba['last'].get('cause')}")
+    for dataset, reason in sorted((work.get("datasets_away") or {}).items()):
+        lines.append(f"WAITING: dataset {dataset}: {reason}")
     if work.get("stalled"):
         lines.append(f"STALLED: {work['stalled']['reason']}")
     return lines

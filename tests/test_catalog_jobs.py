@@ -245,6 +245,22 @@ def test_each_dispatch_lane_gives_its_oldest_due_jobs_less_those_in_flight(catal
     assert not catalog.has_runnable_job(now=NOW) and catalog.has_runnable_job(now=NOW + 60)
 
 
+def test_a_dispatch_skips_the_jobs_of_datasets_held_back_without_starving_the_others(catalog):
+    held = [catalog.add_job(sample=Sample(dataset_id="away", origin_path=f"/in/away/{i}.mid", label_dirs=(),
+                                          source={"type": "inbox"}), chain=CHAIN, now=NOW) for i in range(5)]
+    catalog.retry_job(held[0], not_before=NOW, error="flaky", now=NOW)
+    served = [catalog.add_job(sample=file_sample(f"/in/{i}.mid"), chain=CHAIN, now=NOW) for i in range(3)]
+    catalog.retry_job(served[2], not_before=NOW, error="flaky", now=NOW)
+
+    def lane(retries, skip=()):
+        return [job.job_id for job in catalog.runnable_jobs(now=NOW, limit=2, retries=retries, skip_datasets=skip)]
+
+    assert lane(False) == held[1:3]  # the oldest first: the held dataset's jobs would fill the room
+    assert lane(False, skip={"away"}) == served[:2]
+    assert lane(True, skip={"away"}) == [served[2]]
+    assert lane(None, skip=["away", "other"]) == served[:2]
+
+
 def sqlite_steps(catalog: Catalog, fn) -> int:
     """How many SQLite virtual-machine instructions `fn` runs (a cost measure that does not depend on the machine)."""
     count = [0]
