@@ -336,10 +336,15 @@ class Catalog:
         return [Job(job_id, dataset_id, origin, tuple(json.loads(chain)), step, Sample.from_json(json.loads(sample)),
                     attempts) for job_id, dataset_id, origin, chain, step, sample, attempts in rows]
 
-    def has_runnable_job(self, *, now: float) -> bool:
-        """Is any pending job due by `now`?"""
-        return self.db.execute("SELECT 1 FROM jobs WHERE state = 'pending' AND not_before <= ? LIMIT 1",
-                               (now,)).fetchone() is not None
+    def has_runnable_job(self, *, now: float, skip_datasets: Iterable[str] = ()) -> bool:
+        """Is any pending job due by `now`, other than the jobs of `skip_datasets`?"""
+        skipped = sorted(set(skip_datasets))
+        if not skipped:
+            return self.db.execute("SELECT 1 FROM jobs WHERE state = 'pending' AND not_before <= ? LIMIT 1",
+                                   (now,)).fetchone() is not None
+        return self.db.execute("SELECT 1 FROM jobs WHERE state = 'pending' AND not_before <= ?"
+                               " AND dataset_id NOT IN (SELECT value FROM json_each(?)) LIMIT 1",
+                               (now, json.dumps(skipped))).fetchone() is not None
 
     def pending_job(self, job_id: int) -> Job | None:
         row = self.db.execute("SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs"

@@ -173,12 +173,16 @@ class Exporter:
         self.manifest_writes = 0
         self._disk_full_logged = False
         self._shown: dict[str, float | None] = {}  # per dataset: the newest change the last manifest showed
+        # Per dataset whose folder went away: the samples its failed flush did not write, written with the
+        # next mark of that dataset (the runner's, once the folder is back), not retried meanwhile.
+        self._parked: dict[str, set[str]] = defaultdict(set)
         self._layouts: dict[str, dict[str, RowFileLayout]] = {}  # per dataset: where its listings' rows lie
         self.parquet: ParquetRefresher | None = None  # manifest.parquet, when started (a process of its own)
 
     def mark(self, dataset_id: str, sample_ids=()) -> None:
         with self._lock:
             self._dirty[dataset_id].update(sample_ids)
+            self._dirty[dataset_id].update(self._parked.pop(dataset_id, ()))
             self._idle.clear()
         self._wake.set()
 
@@ -263,8 +267,8 @@ class Exporter:
                     self.parquet.request(dataset_id, root)
                 log.debug("manifest_written", dataset=dataset_id, samples=count)
             except DatasetFolderGone as exc:
-                # Not marked again: the runner marks the dataset when its folder is back, and that flush
-                # writes every sample changed since this manifest.
+                with self._lock:  # the runner marks the dataset when its folder is back
+                    self._parked[dataset_id].update(sample_ids)
                 log.warning("export_waits_for_dataset_folder", dataset=dataset_id, folder=exc.filename)
             except OSError as exc:
                 disk_full = disk_full or is_disk_full(exc)

@@ -154,8 +154,9 @@ class Runner:
     # -- dispatch -------------------------------------------------------------------
 
     def busy(self, *, now: float) -> bool:
-        """Steps in flight, or steps due now that wait for a worker (a retry waiting out its backoff is not work)."""
-        return bool(self.in_flight) or self.catalog.has_runnable_job(now=now)
+        """Steps in flight, or steps due now that wait for a worker (a retry waiting out its backoff is not work,
+        nor are the jobs of a dataset whose folder went away)."""
+        return bool(self.in_flight) or self.catalog.has_runnable_job(now=now, skip_datasets=self.away)
 
     def dispatch(self, *, now: float) -> int:
         self.watch_workers()

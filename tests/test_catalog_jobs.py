@@ -259,6 +259,9 @@ def test_a_dispatch_skips_the_jobs_of_datasets_held_back_without_starving_the_ot
     assert lane(False, skip={"away"}) == served[:2]
     assert lane(True, skip={"away"}) == [served[2]]
     assert lane(None, skip=["away", "other"]) == served[:2]
+    for job_id in served:
+        catalog.end_job(job_id, state="done", now=NOW)
+    assert catalog.has_runnable_job(now=NOW) and not catalog.has_runnable_job(now=NOW, skip_datasets={"away"})
 
 
 def sqlite_steps(catalog: Catalog, fn) -> int:

@@ -43,6 +43,7 @@ def catalog_of(tmp_path, count: int) -> tuple[Catalog, list[Sample]]:
 def test_a_flush_after_one_change_rewrites_that_annotation_file_only(tmp_path):
     catalog, samples = catalog_of(tmp_path, 300)
     root = tmp_path / "d"
+    root.mkdir()  # laid out, as the daemon's start does
     exporter = Exporter(tmp_path / "c.sqlite3", lambda _ds: root, debounce_s=0.0, max_busy_share=0.1)
     reader = Catalog(tmp_path / "c.sqlite3", readonly=True)
     try:
@@ -79,6 +80,7 @@ def test_a_restarted_exporter_rewrites_only_the_new_rows(tmp_path, monkeypatch):
 
     catalog, samples = catalog_of(tmp_path, 3000)
     root = tmp_path / "d"
+    root.mkdir()
     reader = Catalog(tmp_path / "c.sqlite3", readonly=True)
     first = Exporter(tmp_path / "c.sqlite3", lambda _ds: root, debounce_s=0.0, max_busy_share=0.1)
     first.mark("d", [s.sample_id for s in samples])
@@ -109,3 +111,22 @@ def test_a_restarted_exporter_rewrites_only_the_new_rows(tmp_path, monkeypatch):
     assert len(encoded) == 3001 and len(json.loads((root / "manifest.json").read_text())["samples"]) == 3001
     reader.close()
     catalog.close()
+
+
+def test_a_flush_for_a_dataset_folder_that_went_away_writes_nothing_and_the_next_one_catches_up(tmp_path):
+    catalog, samples = catalog_of(tmp_path, 20)
+    root = tmp_path / "d"
+    exporter = Exporter(tmp_path / "c.sqlite3", lambda _ds: root, debounce_s=0.0, max_busy_share=0.1)
+    reader = Catalog(tmp_path / "c.sqlite3", readonly=True)
+    try:
+        exporter.mark("d", [s.sample_id for s in samples])
+        exporter.flush(reader)  # the folder is not there: not made, nothing written, not marked again
+        assert not root.exists() and exporter.flush(reader) == 0.0
+        root.mkdir()  # back: the runner marks the dataset, with no sample named
+        exporter.mark("d")
+        exporter.flush(reader)
+        assert len(json.loads((root / "manifest.json").read_text())["samples"]) == 20
+        assert len(list((root / "annotations").rglob("*.json"))) == 20
+    finally:
+        reader.close()
+        catalog.close()
