@@ -37,7 +37,7 @@ from kellyd.runtime import NewFile, build_runtime, dataset_context
 from kellyd.scan import unknown_files
 from kellyd.settle import FileStat, SettleTracker
 from kellyd.split_state import SplitAssigner
-from kellyd.unrouted import Unrouted, unrouted_entries
+from kellyd.unrouted import UNROUTED_LISTED, Unrouted, unrouted_entries
 from kellyd.watch import ChangeQueue, Watcher
 
 log = structlog.get_logger("kellyd.daemon")
@@ -362,8 +362,11 @@ class Daemon:
         # A refused dataset's folder is not "no dataset": `dataset_refused` already said why it waits.
         known = set(self.runner.datasets) | self._datasets_refused
         found = set(unrouted_entries(self.cfg.paths.inbox, known, self.cfg.watch.ignore))
-        for entry in sorted(found - self._unrouted, key=lambda e: e.path):
+        new = sorted(found - self._unrouted, key=lambda e: e.path)
+        for entry in new[:UNROUTED_LISTED]:
             log.warning("inbox_entry_unrouted", path=entry.path, reason=entry.reason)
+        if len(new) > UNROUTED_LISTED:  # thousands of files dropped into `inbox/` itself: not a line each
+            log.warning("inbox_entries_unrouted", more=len(new) - UNROUTED_LISTED, hint="`kellyd status --json` lists them")
         self._unrouted = found
 
     # -- reload -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 from kellyd.lock import lock_holder
 from kellyd.quarantine_groups import group_quarantine
 from kellyd.status_work import collect_work, render_work
-from kellyd.unrouted import Unrouted
+from kellyd.unrouted import UNROUTED_LISTED, Unrouted
 
 QUARANTINE_GROUPS_LISTED = 8
 
@@ -139,7 +139,10 @@ def _dataset_lines(ds: str, d: dict) -> list[str]:
 
 
 def render_status(status: dict) -> str:
-    unrouted = [f"inbox: {e['path']} is left alone: {e['reason']}" for e in status.get("inbox_unrouted", [])]
+    entries = status.get("inbox_unrouted", [])
+    unrouted = [f"inbox: {e['path']} is left alone: {e['reason']}" for e in entries[:UNROUTED_LISTED]]
+    if len(entries) > UNROUTED_LISTED:
+        unrouted.append(f"inbox: ... and {len(entries) - UNROUTED_LISTED} more left alone (--json lists all)")
     if status.get("catalog_error"):
         return "\n".join([f"daemon: {status['daemon'] or 'not running'}", f"catalog: {status['catalog_error']}", *unrouted])
     lines = [f"daemon: {status['daemon'] or 'not running'}",

@@ -25,6 +25,10 @@ from kellyd.pathpolicy import display, link_kind
 from kellyd.routing import is_ignored
 
 
+# At most this many entries are logged at once, and shown by `kellyd status` (its --json lists them all).
+UNROUTED_LISTED = 20
+
+
 @dataclass(frozen=True)
 class Unrouted:
     """An entry at the top of the inbox (`path`, as `display` shows it) and why no dataset takes it."""

@@ -103,3 +103,18 @@ def test_make_inbox_folder_creates_the_folder_or_leaves_what_holds_the_name(tmp_
     assert make_inbox_folder(tmp_path / "pop").startswith("the inbox of dataset 'pop' is a symbolic link that points nowhere")
     assert os.path.islink(tmp_path / "pop") and not (tmp_path / "nowhere").exists()
     assert make_inbox_folder(tmp_path / "missing" / "emo").startswith(f"cannot create {tmp_path / 'missing' / 'emo'}:")
+
+
+def test_status_shows_the_first_entries_and_counts_the_rest(tmp_path):
+    from kellyd.status import collect_status, render_status
+    from kellyd.unrouted import UNROUTED_LISTED
+
+    for i in range(UNROUTED_LISTED + 5):
+        (tmp_path / f"stray{i:02d}.mid").write_bytes(b"MThd")
+    entries = unrouted_entries(tmp_path, DATASETS)
+    status = collect_status(tmp_path / "no-catalog.sqlite3", tmp_path / "state", unrouted=entries)
+    assert len(status["inbox_unrouted"]) == UNROUTED_LISTED + 5
+    lines = [line for line in render_status(status).splitlines() if line.startswith("inbox: ")]
+    assert len(lines) == UNROUTED_LISTED + 1
+    assert lines[0].startswith(f"inbox: {tmp_path / 'stray00.mid'} is left alone: a file directly in the inbox")
+    assert lines[-1] == "inbox: ... and 5 more left alone (--json lists all)"

@@ -92,3 +92,24 @@ def test_kellyd_import_runs_when_the_datasets_inbox_name_holds_a_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert [s["file_path"].rsplit("/", 1)[-1] for s in tree.manifest_samples("mix")] == ["a.mid"]
     assert (tree.inbox / "mix").read_bytes() == b"not a folder"
+
+
+def test_many_files_dropped_into_the_inbox_itself_are_logged_as_a_count_past_the_first(tmp_path):
+    from kellyd.unrouted import UNROUTED_LISTED
+
+    tree = make_tree(tmp_path / "tree", settle_s=0.3)
+    daemon = DaemonProcess(tree)
+    daemon.wait_started()
+    try:
+        ready = tmp_path / "ready"
+        ready.mkdir()
+        for i in range(UNROUTED_LISTED + 30):
+            (ready / f"stray{i:03d}.mid").write_bytes(small_midi_bytes(i))
+        for path in sorted(ready.iterdir()):
+            os.rename(path, tree.inbox / path.name)
+        summary = lambda: [e for e in daemon.log_events() if e.get("event") == "inbox_entries_unrouted"]  # noqa: E731
+        wait_for(lambda: len(unrouted_events(daemon)) + sum(e["more"] for e in summary()) == UNROUTED_LISTED + 30, 20,
+                 "every stray file logged or counted")
+        assert len(unrouted_events(daemon)) <= 2 * UNROUTED_LISTED  # at most two checks saw them arrive
+    finally:
+        assert daemon.stop() == 0
