@@ -203,7 +203,7 @@ class CopyRange:
 
 
 class DatasetFolderGone(FileNotFoundError):
-    """A write's dataset folder is not there any more (moved or removed while kellyd ran)."""
+    """A write's dataset folder is not there (moved or removed while kellyd ran, or never laid out)."""
 
 
 _writes_inside: ContextVar[Path | None] = ContextVar("kellyd_writes_inside", default=None)
@@ -243,7 +243,7 @@ def make_folder(folder: Path) -> None:
 
 def dataset_folder_gone(root: Path) -> DatasetFolderGone:
     """The error of a write (or a step) whose dataset folder `root` is gone."""
-    return DatasetFolderGone(errno.ENOENT, "the dataset folder is gone (moved or removed while kellyd ran)", str(root))
+    return DatasetFolderGone(errno.ENOENT, "the dataset folder is not there (moved or removed?)", str(root))
 
 
 def _open_temp(folder: Path, name: str) -> tuple[int, Path]:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from kellyd import __version__
+from kellyd.atomic import DatasetFolderGone
 from kellyd.errors import AlreadyRunning, ConfigError, KellydError, MissingExtra
 
 from kellyd.exitcodes import (  # one table of exit codes (README, "Exit codes")
@@ -510,6 +511,10 @@ def _dispatch(argv: list[str] | None) -> int:
         return EXIT_BUSY
     except KellydError as exc:  # a damaged catalog, a refused rebuild: the message says what to do
         print(f"kellyd: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except DatasetFolderGone as exc:  # a command writing into a dataset folder that was moved away
+        print(f"kellyd: {exc.strerror}: {exc.filename}; move it back (a daemon start lays out a missing one anew)",
+              file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from kellyd.atomic import atomic_write_bytes
+from kellyd.atomic import atomic_write_bytes, make_folder, writes_inside
 from kellyd.sample import Sample
 from kellyd.validate.dataset import validate_dataset
 from kellyd.validate.report import FileStamp, ValidationReport
@@ -92,16 +92,17 @@ def write_validation_report(root: Path, report: ValidationReport, *, keep: int =
     if keep < 1:
         raise ValueError(f"keep must be at least 1, got {keep}")
     folder = Path(root) / REPORTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = _free_stem(folder, report_stem(report.created_at))
-    json_bytes = (json.dumps(report_to_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
-    html_bytes = render_validation_report(report).encode("utf-8")
-    paths = ReportFiles(folder / f"{stem}.json", folder / f"{stem}.html", folder / f"{LATEST_STEM}.json",
-                        folder / f"{LATEST_STEM}.html", ())
-    atomic_write_bytes(paths.json_path, json_bytes)
-    atomic_write_bytes(paths.html_path, html_bytes)
-    atomic_write_bytes(paths.latest_json, json_bytes)
-    atomic_write_bytes(paths.latest_html, html_bytes)
+    with writes_inside(root):  # a dataset folder moved away meanwhile is not laid out again for a report
+        make_folder(folder)
+        stem = _free_stem(folder, report_stem(report.created_at))
+        json_bytes = (json.dumps(report_to_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+        html_bytes = render_validation_report(report).encode("utf-8")
+        paths = ReportFiles(folder / f"{stem}.json", folder / f"{stem}.html", folder / f"{LATEST_STEM}.json",
+                            folder / f"{LATEST_STEM}.html", ())
+        atomic_write_bytes(paths.json_path, json_bytes)
+        atomic_write_bytes(paths.html_path, html_bytes)
+        atomic_write_bytes(paths.latest_json, json_bytes)
+        atomic_write_bytes(paths.latest_html, html_bytes)
     return ReportFiles(paths.json_path, paths.html_path, paths.latest_json, paths.latest_html,
                        prune_reports(folder, keep))
 
@@ -129,7 +130,8 @@ def write_stamps(root: Path, stamps: Mapping[str, FileStamp]) -> Path:
     path = Path(root) / REPORTS_DIR / STAMPS_FILE
     document = {"format_version": STAMPS_FORMAT_VERSION,
                 "stamps": {sample_id: stamp.to_json() for sample_id, stamp in sorted(stamps.items())}}
-    atomic_write_bytes(path, json.dumps(document, separators=(",", ":")).encode("utf-8"))
+    with writes_inside(root):
+        atomic_write_bytes(path, json.dumps(document, separators=(",", ":")).encode("utf-8"))
     return path
 
 

@@ -28,7 +28,7 @@ def test_a_write_makes_missing_folders_under_the_dataset_folder_but_never_the_fo
             with pytest.raises(DatasetFolderGone) as caught:
                 atomic_write_bytes(target, b"{}")
             assert caught.value.filename == str(root)
-            assert "moved or removed while kellyd ran" in str(caught.value)
+            assert "the dataset folder is not there (moved or removed?)" in str(caught.value)
         assert not root.exists()
     # Outside the bound, and for paths elsewhere, a write makes every folder it lacks, as before.
     atomic_write_bytes(root / "new" / "c.json", b"{}")
@@ -84,7 +84,7 @@ def test_a_step_whose_input_went_with_its_dataset_folder_is_retried_not_an_inter
     assert run_step(handler, sample, dataset_root=root).status == "error"  # the folder is there: the file's fault
     shutil.move(root, tmp_path / "mix.old")
     outcome = run_step(handler, sample, dataset_root=root)
-    assert outcome.status == "retry" and outcome.reason == f"the dataset folder is gone (moved or removed while kellyd ran): {root}"
+    assert outcome.status == "retry" and outcome.reason == f"the dataset folder is not there (moved or removed?): {root}"
     assert run_step(handler, sample).status == "error"  # no folder given: nothing to tell
 
 
@@ -99,3 +99,14 @@ def test_a_moved_or_copied_dataset_folder_is_not_served_as_a_dataset_of_its_own(
     config = json.loads((tmp_path / "grooves.old" / "config.json").read_text())
     (tmp_path / "grooves.old" / "config.json").write_text(json.dumps({**config, "dataset_id": "grooves.old"}))
     assert set(datasets_on_disk(tmp_path, {})) == {"grooves", "grooves.old"}  # named for its folder: served
+
+
+def test_a_validation_report_does_not_lay_out_a_dataset_folder_that_went_away(tmp_path):
+    from kellyd.reports import write_stamps
+
+    root = tmp_path / "mix"
+    with pytest.raises(DatasetFolderGone):
+        write_stamps(root, {})
+    assert not root.exists()
+    root.mkdir()
+    assert write_stamps(root, {}).is_file()  # the reports folder under it is made as before

@@ -74,3 +74,16 @@ def test_a_dataset_folder_moved_away_mid_drop_holds_its_jobs_until_it_is_back(tm
         assert len(events(daemon, "dataset_folder_away")) == 1
     finally:
         assert daemon.stop() == 0
+
+
+def test_validate_of_a_dataset_whose_folder_was_moved_says_so_and_lays_nothing_out(tmp_path):
+    tree = make_tree(tmp_path / "tree")
+    source = tmp_path / "source"
+    write_small_midis(source / "happy", 3)
+    assert run_cli(tree, "import", str(source), "--dataset", "mix").returncode == 0
+    os.rename(tree.datasets / "mix", tree.datasets / "mix.old")
+    proc = run_cli(tree, "validate", "--dataset", "mix")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (f"kellyd: the dataset folder is not there (moved or removed?): "
+                                   f"{tree.datasets / 'mix'}; move it back (a daemon start lays out a missing one anew)")
+    assert not (tree.datasets / "mix").exists()
