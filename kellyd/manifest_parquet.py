@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from kellyd.atomic import atomic_write_bytes, atomic_write_json
+from kellyd.atomic import atomic_write_bytes, atomic_write_json, make_folder, writes_inside
 from kellyd.catalog import Catalog
 from kellyd.data.features import feature_array
 from kellyd.music.midi_vector import FEATURE_SIZE
@@ -242,8 +242,13 @@ def write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> Par
     still to be built whole (`pending`), saved as they are done: a first write cut short (a stop,
     a kill, at a million samples an hour of features files to read) goes on where it was.
     """
+    with writes_inside(root):  # a dataset folder moved away is not laid out again for its parquet
+        return _write_manifest_parquet(catalog, dataset_id, root)
+
+
+def _write_manifest_parquet(catalog: Catalog, dataset_id: str, root: Path) -> ParquetWrite:
     folder = Path(root) / PARQUET_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     state_path = Path(root) / STATE_NAME
     state = _read_state(root)
     newest = catalog.db.execute("SELECT MAX(updated_at) FROM samples WHERE dataset_id = ?",

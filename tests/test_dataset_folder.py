@@ -110,3 +110,19 @@ def test_a_validation_report_does_not_lay_out_a_dataset_folder_that_went_away(tm
     assert not root.exists()
     root.mkdir()
     assert write_stamps(root, {}).is_file()  # the reports folder under it is made as before
+
+
+def test_the_parquet_manifest_does_not_lay_out_a_dataset_folder_that_went_away(tmp_path):
+    from kellyd.catalog import Catalog
+    from kellyd.manifest_parquet import write_manifest_parquet
+
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    try:
+        with pytest.raises(DatasetFolderGone):
+            write_manifest_parquet(catalog, "mix", tmp_path / "mix")
+        assert not (tmp_path / "mix").exists()
+        (tmp_path / "mix").mkdir()
+        assert write_manifest_parquet(catalog, "mix", tmp_path / "mix").rows == 0
+        assert (tmp_path / "mix" / "manifest.parquet").is_dir()
+    finally:
+        catalog.close()

@@ -197,6 +197,7 @@ def test_unchanged_shards_are_never_written_and_a_damaged_one_is_rebuilt(tmp_pat
         for i, s in enumerate(samples):
             catalog.put_sample(s, now=1.0 + i / 1000)
     root = tmp_path / "d"
+    root.mkdir()  # laid out, as the daemon does before anything is exported
     first = write_manifest_parquet(catalog, "d", root)
     shards = {shard_of(s.sample_id) for s in samples}
     assert set(first.written) == shards and first.rows == 120
@@ -245,6 +246,7 @@ def test_a_deleted_sample_leaves_its_shard_and_nothing_else_is_rebuilt(tmp_path,
         for i, s in enumerate(samples):
             catalog.put_sample(s, now=1.0 + i / 1000)
     root = tmp_path / "d"
+    root.mkdir()  # laid out, as the daemon does before anything is exported
     write_manifest_parquet(catalog, "d", root)
     gone, alone = samples[20], samples[-1]
     shard_of_sample_at_1 = shard_of_sample(catalog, "d", samples[0].sample_id)
@@ -286,6 +288,7 @@ def test_a_refresh_waits_for_the_end_of_the_daemon_s_burst_or_its_longest_delay(
         for i in range(3):
             catalog.put_sample(_sample(i), now=1.0 + i)
     root = tmp_path / "d"
+    root.mkdir()  # laid out, as the daemon does before anything is exported
     refresher = ParquetRefresher(catalog.path, quiet_s=0.1, max_delay_s=60.0)
     try:
         refresher.set_daemon_busy(True)
