@@ -319,32 +319,27 @@ class Catalog:
         return None if row is None else (row[0], row[1])
 
     def runnable_jobs(self, *, now: float, limit: int, exclude: Iterable[int] = (),
-                      retries: bool | None = None, skip_datasets: Iterable[str] = ()) -> list[Job]:
-        """Pending jobs due by `now`, oldest first, less `exclude` and the jobs of `skip_datasets`;
+                      retries: bool | None = None, datasets: Iterable[str] | None = None) -> list[Job]:
+        """Pending jobs due by `now`, oldest first, less `exclude`, of `datasets` only (None: of any);
         `retries` True: only jobs tried before, False: only new (each lane reads its own index: see the schema)."""
         excluded = json.dumps(sorted(set(exclude)))  # one SQL variable however many jobs are in flight
         index, lane = {None: ("", ""), True: (" INDEXED BY jobs_retried", " AND attempts > 0"),
                        False: (" INDEXED BY jobs_fresh", " AND attempts = 0")}[retries]
-        skipped = sorted(set(skip_datasets))
-        datasets = " AND dataset_id NOT IN (SELECT value FROM json_each(?))" if skipped else ""
+        served, served_args = _datasets_filter(datasets)
         rows = self.db.execute(
             f"SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs{index}"
             f" WHERE state = 'pending' AND not_before <= ?{lane}"
-            f" AND job_id NOT IN (SELECT value FROM json_each(?)){datasets} ORDER BY job_id LIMIT ?",
-            (now, excluded, *([json.dumps(skipped)] if skipped else []), limit),
+            f" AND job_id NOT IN (SELECT value FROM json_each(?)){served} ORDER BY job_id LIMIT ?",
+            (now, excluded, *served_args, limit),
         ).fetchall()
         return [Job(job_id, dataset_id, origin, tuple(json.loads(chain)), step, Sample.from_json(json.loads(sample)),
                     attempts) for job_id, dataset_id, origin, chain, step, sample, attempts in rows]
 
-    def has_runnable_job(self, *, now: float, skip_datasets: Iterable[str] = ()) -> bool:
-        """Is any pending job due by `now`, other than the jobs of `skip_datasets`?"""
-        skipped = sorted(set(skip_datasets))
-        if not skipped:
-            return self.db.execute("SELECT 1 FROM jobs WHERE state = 'pending' AND not_before <= ? LIMIT 1",
-                                   (now,)).fetchone() is not None
-        return self.db.execute("SELECT 1 FROM jobs WHERE state = 'pending' AND not_before <= ?"
-                               " AND dataset_id NOT IN (SELECT value FROM json_each(?)) LIMIT 1",
-                               (now, json.dumps(skipped))).fetchone() is not None
+    def has_runnable_job(self, *, now: float, datasets: Iterable[str] | None = None) -> bool:
+        """Is any pending job of `datasets` (None: of any) due by `now`?"""
+        served, served_args = _datasets_filter(datasets)
+        return self.db.execute(f"SELECT 1 FROM jobs WHERE state = 'pending' AND not_before <= ?{served} LIMIT 1",
+                               (now, *served_args)).fetchone() is not None
 
     def pending_job(self, job_id: int) -> Job | None:
         row = self.db.execute("SELECT job_id, dataset_id, origin_path, chain, step, sample, attempts FROM jobs"
@@ -548,3 +543,10 @@ class Catalog:
 
     def schedule_runs(self) -> list[tuple[str, float | None, str | None, str | None, float | None]]:
         return list(self.db.execute("SELECT job, last_run, last_status, detail, next_run FROM schedule_runs ORDER BY job"))
+
+
+def _datasets_filter(datasets: Iterable[str] | None) -> tuple[str, tuple]:
+    """The SQL condition (and its one argument) that keeps the jobs of `datasets`; none for None."""
+    if datasets is None:
+        return "", ()
+    return " AND dataset_id IN (SELECT value FROM json_each(?))", (json.dumps(sorted(set(datasets))),)

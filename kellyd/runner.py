@@ -155,8 +155,8 @@ class Runner:
 
     def busy(self, *, now: float) -> bool:
         """Steps in flight, or steps due now that wait for a worker (a retry waiting out its backoff is not work,
-        nor are the jobs of a dataset whose folder went away)."""
-        return bool(self.in_flight) or self.catalog.has_runnable_job(now=now, skip_datasets=self.away)
+        nor are the jobs of a dataset not served now: see `served`)."""
+        return bool(self.in_flight) or self.catalog.has_runnable_job(now=now, datasets=self.served())
 
     def dispatch(self, *, now: float) -> int:
         self.watch_workers()
@@ -169,16 +169,22 @@ class Runner:
         if room <= 0:
             return 0
         busy = {job.job_id for job in self.in_flight.values()}
-        away = self.check_dataset_folders()
+        self.check_dataset_folders()
+        served = self.served()
         # Retries have a lane of their own, so files never tried are not queued behind them.
         plan = plan_dispatch(room=room, retries_in_flight=sum(1 for j in self.in_flight.values() if j.attempts > 0),
                              workers=self.cfg.workers)
         jobs = self.catalog.runnable_jobs(now=now, limit=plan.retries, exclude=busy, retries=True,
-                                          skip_datasets=away) if plan.retries else []
+                                          datasets=served) if plan.retries else []
         if plan.fresh > len(jobs):
             jobs += self.catalog.runnable_jobs(now=now, limit=plan.fresh - len(jobs), exclude=busy, retries=False,
-                                               skip_datasets=away)
+                                               datasets=served)
         return self._submit(jobs)
+
+    def served(self) -> list[str]:
+        """The datasets whose jobs may run now: in the configuration, with the folder laid out for them. The
+        jobs of a dataset taken out of the config, or whose folder went away, wait without holding up the rest."""
+        return [ds_id for ds_id in self.datasets if ds_id not in self.away]
 
     def check_dataset_folders(self) -> dict[str, str]:
         """The datasets whose folder is not the one laid out (`kellyd.dataset_folder`), and why; logs and

@@ -245,23 +245,48 @@ def test_each_dispatch_lane_gives_its_oldest_due_jobs_less_those_in_flight(catal
     assert not catalog.has_runnable_job(now=NOW) and catalog.has_runnable_job(now=NOW + 60)
 
 
-def test_a_dispatch_skips_the_jobs_of_datasets_held_back_without_starving_the_others(catalog):
+def test_a_dispatch_takes_only_the_jobs_of_the_datasets_served(catalog):
     held = [catalog.add_job(sample=Sample(dataset_id="away", origin_path=f"/in/away/{i}.mid", label_dirs=(),
                                           source={"type": "inbox"}), chain=CHAIN, now=NOW) for i in range(5)]
     catalog.retry_job(held[0], not_before=NOW, error="flaky", now=NOW)
     served = [catalog.add_job(sample=file_sample(f"/in/{i}.mid"), chain=CHAIN, now=NOW) for i in range(3)]
     catalog.retry_job(served[2], not_before=NOW, error="flaky", now=NOW)
 
-    def lane(retries, skip=()):
-        return [job.job_id for job in catalog.runnable_jobs(now=NOW, limit=2, retries=retries, skip_datasets=skip)]
+    def lane(retries, datasets=None):
+        return [job.job_id for job in catalog.runnable_jobs(now=NOW, limit=2, retries=retries, datasets=datasets)]
 
-    assert lane(False) == held[1:3]  # the oldest first: the held dataset's jobs would fill the room
-    assert lane(False, skip={"away"}) == served[:2]
-    assert lane(True, skip={"away"}) == [served[2]]
-    assert lane(None, skip=["away", "other"]) == served[:2]
+    assert lane(False) == held[1:3]  # the oldest first: the other dataset's jobs would fill the room
+    assert lane(False, datasets={"mix"}) == served[:2]
+    assert lane(True, datasets=["mix"]) == [served[2]]
+    assert lane(None, datasets=["mix", "other"]) == served[:2]
+    assert lane(None, datasets=[]) == []
     for job_id in served:
         catalog.end_job(job_id, state="done", now=NOW)
-    assert catalog.has_runnable_job(now=NOW) and not catalog.has_runnable_job(now=NOW, skip_datasets={"away"})
+    assert catalog.has_runnable_job(now=NOW) and not catalog.has_runnable_job(now=NOW, datasets={"mix"})
+
+
+def test_the_jobs_of_a_dataset_taken_out_of_the_config_do_not_hold_up_the_others(runner, tmp_path):
+    with runner.catalog.transaction():
+        for i in range(3 * runner.capacity):  # older than any new file, more than the runner takes at once
+            runner.catalog.add_job(sample=Sample(dataset_id="removed", origin_path=f"/in/removed/{i}.mid", label_dirs=(),
+                                                 source={"type": "inbox"}), chain=CHAIN, now=NOW)
+    f = drop(tmp_path / "in", "a.mid", 1)
+    runner.enqueue([f], now=time.time())
+    assert runner.dispatch(now=time.time()) == 1
+    run_until_idle_of(runner, "mix")
+    assert runner.catalog.db.execute("SELECT state FROM jobs WHERE dataset_id = 'mix'").fetchall() == [("done",)]
+    assert [Path(s.file_path).name for s in runner.catalog.samples("mix")] == ["a.mid"]
+    assert runner.catalog.pending_count() == 3 * runner.capacity  # the removed dataset's jobs still wait for it
+
+
+def run_until_idle_of(runner, dataset_id: str, timeout_s: float = 30.0) -> None:
+    """Dispatch and collect until no job of `dataset_id` is pending (the other datasets' jobs wait)."""
+    deadline = time.monotonic() + timeout_s
+    while runner.catalog.db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'pending' AND dataset_id = ?",
+                                    (dataset_id,)).fetchone()[0] or runner.in_flight:
+        assert time.monotonic() < deadline, "the dataset's jobs did not finish"
+        runner.dispatch(now=time.time())
+        runner.collect(timeout_s=0.2)
 
 
 def sqlite_steps(catalog: Catalog, fn) -> int:
