@@ -127,11 +127,13 @@ def cmd_init(args) -> int:
 
 
 def cmd_dataset_create(args) -> int:
-    from kellyd.config import DatasetConfig, TARGET_MODELS
+    from kellyd.config import DATASET_ID_RULE, TARGET_MODELS, DatasetConfig, is_dataset_id
     from kellyd.dataset import create_layout
     from kellyd.unrouted import make_inbox_folder
 
     cfg = _config(args)
+    if not is_dataset_id(args.name):  # a path (`../x`, `a/b`) or a hidden name would land outside datasets/
+        raise ConfigError("NAME", f"{DATASET_ID_RULE}, got {args.name!r}")
     if args.target_model not in TARGET_MODELS:
         raise ConfigError("--target-model", f"must be one of {', '.join(TARGET_MODELS)}")
     settings = cfg.datasets.get(args.name) or DatasetConfig(target_model=args.target_model,

@@ -188,7 +188,13 @@ _SECTIONS: dict[str, type] = {
     "schedule": ScheduleConfig, "logging": LoggingConfig, "reports": ReportsConfig, "validate": ValidateConfig,
     "limits": LimitsConfig,
 }
-_DATASET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_DATASET_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+DATASET_ID_RULE = "a dataset id uses letters, digits, '_', '-' and '.' only, and starts with a letter or digit"
+
+
+def is_dataset_id(text: str) -> bool:
+    """Can `text` name a dataset? It is a folder name under datasets/ and inbox/: no path, not hidden."""
+    return _DATASET_ID.fullmatch(text) is not None
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -308,8 +314,8 @@ def parse_dataset(dataset_id: str, table: Any, known_handlers: frozenset[str] | 
     errors name keys under `prefix` (default `datasets.<id>`)."""
     prefix = prefix or f"datasets.{dataset_id}"
     known_handlers = known_handler_names() if known_handlers is None else known_handlers
-    if not _DATASET_ID.match(dataset_id):
-        raise ConfigError(prefix, "a dataset id uses letters, digits, '_', '-' and '.' only")
+    if not is_dataset_id(dataset_id):
+        raise ConfigError(prefix, DATASET_ID_RULE)
     ds = parse_section(DatasetConfig, table, prefix)
     if ds.kind == "song" and "chain" not in table:
         ds = dataclasses.replace(ds, chain=SONG_CHAIN)

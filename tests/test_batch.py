@@ -6,6 +6,8 @@ import json
 import shutil
 import time
 
+import pytest
+
 from kellyd.handlers.annotate import Annotate
 from kellyd.batch import batch_runner, run_until_idle
 from kellyd.catalog import Catalog
@@ -66,6 +68,16 @@ def test_a_dataset_whose_config_json_is_refused_is_named_with_the_refused_key(tm
         proc = run_cli(tree, *command, "--dataset", "broken")
         assert proc.returncode == 2, (command, proc.stderr)
         assert "broken/config.json.splits" in proc.stderr and "summing to 1" in proc.stderr, (command, proc.stderr)
+
+
+@pytest.mark.parametrize("name", ["../escaped", "a/b", ".hidden", "_private", "mix\n", ""])
+def test_dataset_create_refuses_a_name_that_is_not_a_dataset_id(tmp_path, name):
+    tree = make_tree(tmp_path / "t")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    proc = run_cli(tree, "dataset", "create", name, "--target-model", "GroovePredictor")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("kellyd: config error at NAME: a dataset id uses letters, digits, '_', '-' and '.'")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing laid out anywhere
 
 
 def test_dataset_create_lays_out_the_tree_and_the_daemon_routes_to_it(tmp_path, corpus):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 from urllib.parse import urlsplit
 
-from kellyd.config import parse_section
+from kellyd.config import DATASET_ID_RULE, is_dataset_id, parse_section
 from kellyd.errors import ConfigError
 from kellyd.freesound.licenses import LICENSE_FAMILIES, canonical_family
 from kellyd.taxonomy import BASE_EMOTION_NAMES, EMOTIONS, INSTRUMENTS, SUB_EMOTIONS_OF
@@ -30,7 +30,6 @@ SORT_ORDERS: tuple[str, ...] = (
 MAX_PAGE_SIZE = 150  # the API's own ceiling for page_size
 BYTES_PER_MB = 1_000_000
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DATASET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
 def _at_least(bound: float, *, exclusive: bool = False) -> dict[str, Any]:
@@ -127,8 +126,8 @@ def _check_finite(settings: FreesoundSettings) -> None:
 def validate(settings: FreesoundSettings) -> FreesoundSettings:
     """Check the rules that span keys or need the taxonomy; returns the canonical settings."""
     _check_finite(settings)
-    if not _DATASET_ID.match(settings.dataset):
-        raise _fail("dataset", f"a dataset id uses letters, digits, '_', '-' and '.', got {settings.dataset!r}")
+    if not is_dataset_id(settings.dataset):
+        raise _fail("dataset", f"{DATASET_ID_RULE}, got {settings.dataset!r}")
     if settings.max_duration_s <= settings.min_duration_s:
         raise _fail(
             "max_duration_s",
