@@ -69,7 +69,7 @@ def run_step(handler: Handler, sample: Sample, *, dataset_root: Path | None = No
         result = handler(sample)
     except BaseException as exc:  # noqa: BLE001 - mapped in one place below
         outcome = outcome_for(exc)
-        if outcome.status != "ok" and dataset_root is not None and not os.path.isdir(dataset_root):
+        if dataset_root is not None and not os.path.isdir(dataset_root):
             outcome = outcome_for(dataset_folder_gone(dataset_root))
         if outcome.status == "error":
             structlog.get_logger("kellyd.worker").error("handler_failed", reason=outcome.reason,
